@@ -1,0 +1,126 @@
+"""Offline cost estimates from genai-prices, priced per request but computed per tier.
+
+Long-context tiers apply per request (a request whose total input crosses a
+tier start pays the tier rate on all its tokens), so summing usage first and
+pricing the sum would be wrong. Calling ``calc_price`` for every request is
+right but costs ~70 µs of Decimal arithmetic each, too slow for a cold scan of
+a large history. Inside one tier the price is linear in the token counts, so
+we bucket requests by ``(model, tier index)`` as they arrive and price each
+bucket's sum once, when a cost is asked for. The result equals per-request
+pricing exactly (a test checks it against ``calc_price`` request by request).
+
+A model genai-prices does not know yields ``None`` and is listed as unpriced:
+an unknown price is never reported as $0.
+"""
+
+from __future__ import annotations
+
+import warnings
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from .model import AgentType, TokenUsage
+
+__all__ = ["CostAccumulator", "price_request"]
+
+_PROVIDER = {AgentType.CLAUDE: "anthropic", AgentType.CODEX: "openai", AgentType.GEMINI: "google"}
+
+
+@dataclass(frozen=True)
+class _ModelPricing:
+    model_ref: str
+    provider_id: str | None
+    #: Sorted tier starts over all tiered prices of the model (input-token thresholds).
+    tier_starts: tuple[int, ...]
+
+
+@lru_cache(maxsize=512)
+def _resolve(model: str, agent: AgentType | None) -> _ModelPricing | None:
+    from genai_prices import Usage, calc_price
+    from genai_prices.types import TieredPrices
+
+    provider = _PROVIDER.get(agent) if agent is not None else None
+    for pid in (provider, None) if provider else (None,):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                calc = calc_price(Usage(input_tokens=1, output_tokens=1), model_ref=model, provider_id=pid)
+        except (LookupError, ValueError):
+            continue
+        starts: set[int] = set()
+        for value in vars(calc.model_price).values():
+            if isinstance(value, TieredPrices):
+                starts.update(t.start for t in value.tiers)
+        return _ModelPricing(model, pid, tuple(sorted(starts)))
+    return None
+
+
+def _genai_usage(u: TokenUsage) -> Any:
+    from genai_prices import Usage
+
+    # genai-prices counts cache reads and writes as parts of input_tokens.
+    return Usage(
+        input_tokens=u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_creation_tokens,
+        output_tokens=u.output_tokens,
+    )
+
+
+def _calc(pricing: _ModelPricing, usage: TokenUsage) -> float:
+    from genai_prices import calc_price
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = calc_price(_genai_usage(usage), model_ref=pricing.model_ref, provider_id=pricing.provider_id)
+    return float(result.total_price)
+
+
+def price_request(model: str, usage: TokenUsage, agent: AgentType | None = None) -> float | None:
+    """Price one request directly (the slow, obviously-right path; used to check the fast one)."""
+    pricing = _resolve(model, agent)
+    return None if pricing is None else _calc(pricing, usage)
+
+
+@dataclass
+class CostAccumulator:
+    """Per-session cost state: usage summed per (model, tier) bucket."""
+
+    agent: AgentType | None = None
+    _buckets: dict[tuple[str, int], TokenUsage] = field(default_factory=dict)
+    _cached: tuple[float | None, tuple[str, ...]] | None = None
+
+    def add(self, model: str, usage: TokenUsage, sign: int = 1) -> None:
+        total_input = usage.input_tokens + usage.cache_creation_tokens + usage.cache_read_tokens
+        pricing = _resolve(model, self.agent)
+        tier = 0
+        if pricing is not None and pricing.tier_starts:
+            # A tier applies when total input is strictly above its start.
+            tier = bisect_left(pricing.tier_starts, total_input)
+        key = (model, tier)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenUsage()
+        bucket.add(usage, sign)
+        self._cached = None
+
+    def result(self) -> tuple[float | None, list[str]]:
+        """(cost in USD or None when no model is priced, models with unknown prices)."""
+        if self._cached is None:
+            total = 0.0
+            priced = False
+            unpriced: list[str] = []
+            for (model, _tier), usage in self._buckets.items():
+                pricing = _resolve(model, self.agent)
+                if pricing is None:
+                    if not usage.is_zero() and model not in unpriced:
+                        unpriced.append(model)
+                    continue
+                priced = True
+                if not usage.is_zero():
+                    total += _calc(pricing, usage)
+            self._cached = (total if priced else None, tuple(unpriced))
+        cost, unpriced_t = self._cached
+        return cost, list(unpriced_t)

@@ -1,0 +1,349 @@
+"""What every agent format shares: line decoding, usage accounting, tool linking.
+
+A parser is a *stateful accumulator*: the store feeds it complete lines as they
+are appended (or a whole document for rewritten-whole formats) and asks for a
+snapshot whenever it needs one. Feeding the same bytes in any split must give
+the same session as one feed, which is why all state lives here and not in
+locals of a one-shot parse function.
+
+Two levels of detail: ``detail=False`` keeps the summary (usage, models,
+counts, first prompt, times) and drops per-event records, so a history of
+thousands of sessions stays small; ``detail=True`` also keeps events (prompts,
+tool calls with linked results, responses) for the session a user opens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+
+from ..model import (
+    MAX_INPUT_CHARS,
+    MAX_OUTPUT_PREVIEW_CHARS,
+    MAX_PROMPT_CHARS,
+    AgentSession,
+    AgentType,
+    LlmResponse,
+    ParseDiagnostics,
+    SessionEvents,
+    TokenUsage,
+    ToolCategory,
+    ToolEvent,
+    ToolPath,
+    ToolStatus,
+    UserPrompt,
+)
+from ..pricing import CostAccumulator
+from ..text import cap, clean_text, one_line
+
+__all__ = ["ParseContext", "SessionParser"]
+
+_PREVIEW_CHARS = 240
+
+
+@dataclass(frozen=True)
+class ParseContext:
+    """Facts from outside the file that a parser may need.
+
+    ``cwd_hint``: a working directory known from the file's location (Gemini's
+    project folder resolved through ``projects.json`` / ``.project_root``).
+    ``known_roots``: candidate project roots to hash against Gemini's
+    ``projectHash`` when the folder mapping is missing.
+    """
+
+    cwd_hint: str | None = None
+    known_roots: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionParser:
+    """Base class for one session file's parser. Subclasses implement ``handle``."""
+
+    agent_type: ClassVar[AgentType]
+    #: False for formats rewritten whole on every save (Gemini legacy ``.json``).
+    append_only: ClassVar[bool] = True
+
+    def __init__(self, path: str | Path, *, detail: bool = False, context: ParseContext | None = None) -> None:
+        self.path = str(path)
+        self.detail = detail
+        self.context = context or ParseContext()
+        self.session = AgentSession(
+            agent_type=self.agent_type,
+            session_id=self.default_session_id(Path(self.path)),
+            path=self.path,
+            events=SessionEvents() if detail else None,
+        )
+        self.diag: ParseDiagnostics = self.session.diagnostics
+        self._cost = CostAccumulator(self.agent_type)
+        # Per-request contributions, so a re-sent request replaces instead of adding.
+        self._requests: dict[Hashable, tuple[str, TokenUsage]] = {}
+        self._response_index: dict[Hashable, int] = {}
+        self._tools_by_id: dict[str, ToolEvent] = {}
+        self._early_results: dict[str, tuple[Any, bool | None, int | None, int | None]] = {}
+        self._dirty = True
+
+    # ----------------------------------------------------------------- identity
+    @classmethod
+    def default_session_id(cls, path: Path) -> str:
+        """Id used until the file says otherwise: the file name's stem."""
+        return path.name.split(".", 1)[0]
+
+    # ------------------------------------------------------------------ feeding
+    def feed(self, data: bytes) -> None:
+        """Feed a block of complete lines (the store keeps torn tails back)."""
+        self.diag.bytes_consumed += len(data)
+        for line in data.split(b"\n"):
+            if line.strip():
+                self.feed_line(line)
+        self._dirty = True
+
+    def feed_line(self, line: bytes) -> None:
+        self.diag.lines_read += 1
+        if not self.wants(line):
+            return
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            record = self._decode_fallback(line, exc)
+            if record is None:
+                return
+        if not isinstance(record, dict):
+            self.diag.skip("not_an_object", f"line {self.diag.lines_read}: {type(record).__name__}, not an object")
+            return
+        try:
+            self.handle(record)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # Wrong types deep inside an otherwise valid record: skip the line, keep the session.
+            self.diag.skip("bad_record", f"line {self.diag.lines_read}: {type(exc).__name__}: {exc}"[:300])
+        self._dirty = True
+
+    def _decode_fallback(self, line: bytes, exc: Exception) -> Any:
+        # orjson rejects invalid UTF-8 and lone surrogates that json accepts after a lossy decode.
+        try:
+            return json.loads(line.decode("utf-8", errors="replace"))
+        except ValueError:
+            self.diag.skip("malformed_json", f"line {self.diag.lines_read}: {exc}"[:300])
+            return None
+
+    def feed_document(self, data: bytes) -> None:
+        """Parse a whole rewritten-whole file. Only for ``append_only = False`` formats."""
+        raise NotImplementedError
+
+    def wants(self, line: bytes) -> bool:
+        """Cheap byte-level prefilter; False skips JSON decoding of the line entirely."""
+        return True
+
+    def handle(self, record: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- recording
+    def see_timestamp(self, ts_ms: int | None) -> None:
+        if ts_ms is None:
+            return
+        s = self.session
+        if s.start_timestamp_ms is None or ts_ms < s.start_timestamp_ms:
+            s.start_timestamp_ms = ts_ms
+        if s.end_timestamp_ms is None or ts_ms > s.end_timestamp_ms:
+            s.end_timestamp_ms = ts_ms
+
+    def see_model(self, model: str | None) -> None:
+        """Record a model in force (``models`` keeps first-seen order)."""
+        if not model or not isinstance(model, str):
+            return
+        s = self.session
+        s.model = model
+        if model not in s.models:
+            s.models.append(model)
+
+    def record_usage(
+        self,
+        key: Hashable | None,
+        model: str | None,
+        usage: TokenUsage,
+        ts_ms: int | None = None,
+        response_id: str | None = None,
+    ) -> None:
+        """Charge one request's usage to ``model``.
+
+        With a ``key``, a later call for the same key *replaces* the earlier
+        contribution (Claude's per-block lines, Gemini's re-written messages).
+        """
+        model = model or "unknown"
+        s = self.session
+        replaced = False
+        if key is not None:
+            old = self._requests.get(key)
+            if old is not None:
+                self._charge(old[0], old[1], -1)
+                s.request_count -= 1
+                replaced = True
+            self._requests[key] = (model, usage)
+        self._charge(model, usage, 1)
+        s.request_count += 1
+        self.see_model(model if model != "unknown" else None)
+        if self.detail and s.events is not None:
+            resp = LlmResponse(ts_ms=ts_ms, model=model, usage=usage.model_copy(), response_id=response_id)
+            if replaced and key in self._response_index:
+                s.events.llm_responses[self._response_index[key]] = resp
+            else:
+                if key is not None:
+                    self._response_index[key] = len(s.events.llm_responses)
+                s.events.llm_responses.append(resp)
+
+    def _charge(self, model: str, usage: TokenUsage, sign: int) -> None:
+        s = self.session
+        s.usage.add(usage, sign)
+        mu = s.model_usage.get(model)
+        if mu is None:
+            mu = s.model_usage[model] = TokenUsage()
+        mu.add(usage, sign)
+        if sign < 0 and mu.is_zero():
+            del s.model_usage[model]
+        self._cost.add(model, usage, sign)
+
+    def add_prompt(self, text: str, ts_ms: int | None = None, command: str | None = None) -> None:
+        """A real prompt (the caller has already decided it is not injected text)."""
+        text = clean_text(text).strip()
+        if not text:
+            return
+        s = self.session
+        s.prompt_count += 1
+        if s.prompt_preview is None:
+            s.prompt_preview = one_line(text, _PREVIEW_CHARS)
+        if self.detail and s.events is not None:
+            s.events.prompts.append(UserPrompt(text=cap(text, MAX_PROMPT_CHARS) or "", ts_ms=ts_ms, command=command))
+
+    def start_tool(
+        self,
+        call_id: str | None,
+        tool_name: str,
+        *,
+        category: ToolCategory,
+        command: str | None = None,
+        input: Any = None,
+        paths: Iterable[ToolPath] = (),
+        ts_ms: int | None = None,
+        status: ToolStatus = ToolStatus.PENDING,
+    ) -> ToolEvent | None:
+        """Count a tool call and its files; in detail mode keep the event for linking."""
+        s = self.session
+        if call_id is not None and call_id in self._tools_by_id:
+            return self._tools_by_id[call_id]  # a re-written call: counted once
+        s.tools[tool_name] = s.tools.get(tool_name, 0) + 1
+        path_list = list(paths)
+        for p in path_list:
+            s.files[p.path] = s.files.get(p.path, 0) + 1
+        if not self.detail or s.events is None:
+            if call_id is not None:
+                self._tools_by_id[call_id] = _COUNTED
+            return None
+        event = ToolEvent(
+            call_id=call_id,
+            tool_name=tool_name,
+            category=category,
+            command=one_line(command, 500),
+            input=cap(_as_text(input), MAX_INPUT_CHARS),
+            ts_ms=ts_ms,
+            status=status,
+            paths=path_list,
+            prompt_index=(len(s.events.prompts) - 1) if s.events.prompts else None,
+        )
+        s.events.tools.append(event)
+        if call_id is not None:
+            self._tools_by_id[call_id] = event
+            early = self._early_results.pop(call_id, None)
+            if early is not None:
+                self.finish_tool(call_id, *early)
+        return event
+
+    def finish_tool(
+        self,
+        call_id: str | None,
+        output: Any = None,
+        is_error: bool | None = None,
+        exit_code: int | None = None,
+        ts_ms: int | None = None,
+    ) -> None:
+        """Link a result to its call: status, exit code, end time, duration, output preview."""
+        if call_id is None or not self.detail:
+            return
+        event = self._tools_by_id.get(call_id)
+        if event is None:
+            if len(self._early_results) < 10_000:
+                self._early_results[call_id] = (_preview(output), is_error, exit_code, ts_ms)
+            return
+        if event is _COUNTED:
+            return
+        if exit_code is not None:
+            event.exit_code = exit_code
+        failed = bool(is_error) or (exit_code is not None and exit_code != 0)
+        event.status = ToolStatus.FAIL if failed else ToolStatus.OK
+        event.output_preview = _preview(output)
+        if ts_ms is not None:
+            event.end_ts_ms = ts_ms
+            if event.ts_ms is not None:
+                event.duration_ms = max(0, ts_ms - event.ts_ms)
+
+    # --------------------------------------------------------------- snapshots
+    def snapshot(self) -> AgentSession:
+        """A deep copy of the session as parsed so far (safe to hand to other threads)."""
+        s = self.session
+        cost, unpriced = self._cost.result()
+        s.cost_usd = cost
+        s.unpriced_models = unpriced
+        if s.last_activity_ms is None or (s.end_timestamp_ms or 0) > s.last_activity_ms:
+            s.last_activity_ms = s.end_timestamp_ms
+        self.finalize()
+        self._dirty = False
+        return s.model_copy(deep=True)
+
+    def finalize(self) -> None:
+        """Hook for derived fields computed from the whole state (e.g. cwd resolution)."""
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+
+_COUNTED: Any = object()
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return clean_text(value)
+    try:
+        return clean_text(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+    except TypeError:
+        return clean_text(str(value))
+
+
+def _preview(output: Any) -> str | None:
+    """Tool output as capped plain text, whatever shape the agent stored it in."""
+    if output is None:
+        return None
+    if isinstance(output, str):
+        text = output
+    elif isinstance(output, list):
+        parts: list[str] = []
+        for item in output:
+            if isinstance(item, dict):
+                t = item.get("text")
+                if isinstance(t, str):
+                    parts.append(t)
+                elif item.get("type") in ("image", "input_image"):
+                    parts.append("[image]")
+                else:
+                    parts.append(_as_text(item) or "")
+            else:
+                parts.append(str(item))
+        text = "\n".join(parts)
+    else:
+        text = _as_text(output) or ""
+    return cap(clean_text(text[: MAX_OUTPUT_PREVIEW_CHARS * 2]), MAX_OUTPUT_PREVIEW_CHARS)

@@ -1,0 +1,93 @@
+"""Helpers for untrusted text and timestamps found in session files.
+
+Session text comes from models and tool output. Anything we keep is capped,
+and anything we show is stripped of terminal control sequences first, so a
+transcript can never retitle, clear or hyperlink the user's terminal.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["cap", "clean_text", "one_line", "parse_ts_ms", "to_int"]
+
+# CSI, OSC (terminated by BEL or ST), other ESC sequences, C0/C1 controls except
+# \n and \t, DEL, and bidi overrides/isolates that can reorder what is shown.
+_CONTROL_RE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS/SOS/PM/APC
+    r"|\x1b[@-Z\\-_]?"  # other escapes / lone ESC
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # C0 (but \t \n) and C1 controls
+    r"|[\u200e\u200f\u202a-\u202e\u2066-\u2069]"  # bidi marks, overrides and isolates
+)
+
+
+def clean_text(text: str) -> str:
+    """Remove terminal control sequences and bidi overrides; keep newlines and tabs."""
+    if not text:
+        return text
+    if text.isprintable():
+        return text
+    return _CONTROL_RE.sub("", text.replace("\r\n", "\n"))
+
+
+def cap(text: str | None, limit: int) -> str | None:
+    """Bound stored text, marking the cut so nobody mistakes it for the whole."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"… [{len(text) - limit} more chars]"
+
+
+def one_line(text: str | None, limit: int = 200) -> str | None:
+    """A single display line: control sequences gone, whitespace folded, capped."""
+    if text is None:
+        return None
+    flat = " ".join(clean_text(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def parse_ts_ms(value: Any) -> int | None:
+    """ISO-8601 string, epoch seconds or epoch milliseconds -> epoch ms (UTC)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        # Heuristic: before 1e11 is seconds (year 5138 in ms would be absurd).
+        ms = value * 1000 if abs(value) < 1e11 else value
+        try:
+            return int(ms)
+        except (OverflowError, ValueError):
+            return None
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return int(dt.timestamp() * 1000)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def to_int(value: Any) -> int:
+    """A token count from untrusted JSON: ints as is, numeric strings parsed, junk and negatives to 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value if 0 <= value < 1 << 53 else 0
+    if isinstance(value, float):
+        return int(value) if 0 <= value < 9e15 else 0
+    if isinstance(value, str):
+        try:
+            n = int(value.strip())
+        except ValueError:
+            return 0
+        return n if 0 <= n < 1 << 53 else 0
+    return 0

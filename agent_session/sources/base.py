@@ -41,7 +41,7 @@ from ..model import (
 from ..pricing import CostAccumulator
 from ..text import cap, clean_text, one_line
 
-__all__ = ["ParseContext", "SessionParser"]
+__all__ = ["ParseContext", "SessionFile", "SessionParser"]
 
 _PREVIEW_CHARS = 240
 
@@ -59,6 +59,31 @@ class ParseContext:
     cwd_hint: str | None = None
     known_roots: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    """A file discovery found: where it is and how to parse it.
+
+    ``priority`` breaks ties when two files hold the same session id (Gemini's
+    ``.jsonl`` beside its legacy ``.json``, a migrated project folder copy):
+    the store keeps the file with the higher priority, then the newer one.
+    ``codec`` is ``"zst"`` for compressed archived Codex rollouts, read whole.
+    """
+
+    path: Path
+    agent_type: AgentType
+    parser_cls: type[SessionParser]
+    context: ParseContext = field(default_factory=lambda: ParseContext())
+    priority: int = 0
+    codec: str | None = None
+
+    @property
+    def append_only(self) -> bool:
+        return self.parser_cls.append_only and self.codec is None
+
+    def new_parser(self, *, detail: bool = False) -> SessionParser:
+        return self.parser_cls(self.path, detail=detail, context=self.context)
 
 
 class SessionParser:

@@ -1,0 +1,26 @@
+"""Shared fixtures: where ../shared/samples is (tests that need it skip cleanly without it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "samples"
+REAL_HOME = SAMPLES / "real" / "home"
+
+
+@pytest.fixture
+def samples() -> Path:
+    """../shared/samples, or skip when this checkout has no shared/ beside it."""
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/samples not present")
+    return SAMPLES
+
+
+@pytest.fixture
+def real_home(samples: Path) -> Path:
+    """The user home written by the real CLIs (samples/real/home)."""
+    return samples / "real" / "home"

@@ -6,8 +6,11 @@ pricing the sum would be wrong. Calling ``calc_price`` for every request is
 right but costs ~70 µs of Decimal arithmetic each, too slow for a cold scan of
 a large history. Inside one tier the price is linear in the token counts, so
 we bucket requests by ``(model, tier index)`` as they arrive and price each
-bucket's sum once, when a cost is asked for. The result equals per-request
-pricing exactly (a test checks it against ``calc_price`` request by request).
+bucket once, when a cost is asked for, as ``n × price(mean request)``: the
+mean of requests that all sit in one tier sits in that tier too, so the tier
+genai-prices picks for it is the right one (pricing the *sum* would cross
+into the long-context tier). A test checks the result against ``calc_price``
+request by request.
 
 A model genai-prices does not know yields ``None`` and is listed as unpriced:
 an unknown price is never reported as $0.
@@ -57,25 +60,26 @@ def _resolve(model: str, agent: AgentType | None) -> _ModelPricing | None:
     return None
 
 
-def _genai_usage(u: TokenUsage) -> Any:
+def _genai_usage(u: TokenUsage, n: int = 1) -> Any:
     from genai_prices import Usage
 
     # genai-prices counts cache reads and writes as parts of input_tokens.
     return Usage(
-        input_tokens=u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens,
-        cache_read_tokens=u.cache_read_tokens,
-        cache_write_tokens=u.cache_creation_tokens,
-        output_tokens=u.output_tokens,
+        input_tokens=(u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens) / n,
+        cache_read_tokens=u.cache_read_tokens / n,
+        cache_write_tokens=u.cache_creation_tokens / n,
+        output_tokens=u.output_tokens / n,
     )
 
 
-def _calc(pricing: _ModelPricing, usage: TokenUsage) -> float:
+def _calc(pricing: _ModelPricing, usage: TokenUsage, n: int = 1) -> float:
+    """Price of ``n`` requests summing to ``usage``, all in one tier."""
     from genai_prices import calc_price
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = calc_price(_genai_usage(usage), model_ref=pricing.model_ref, provider_id=pricing.provider_id)
-    return float(result.total_price)
+        result = calc_price(_genai_usage(usage, n), model_ref=pricing.model_ref, provider_id=pricing.provider_id)
+    return float(result.total_price) * n
 
 
 def price_request(model: str, usage: TokenUsage, agent: AgentType | None = None) -> float | None:
@@ -90,6 +94,7 @@ class CostAccumulator:
 
     agent: AgentType | None = None
     _buckets: dict[tuple[str, int], TokenUsage] = field(default_factory=dict)
+    _counts: dict[tuple[str, int], int] = field(default_factory=dict)
     _cached: tuple[float | None, tuple[str, ...]] | None = None
 
     def add(self, model: str, usage: TokenUsage, sign: int = 1) -> None:
@@ -104,6 +109,7 @@ class CostAccumulator:
         if bucket is None:
             bucket = self._buckets[key] = TokenUsage()
         bucket.add(usage, sign)
+        self._counts[key] = self._counts.get(key, 0) + sign
         self._cached = None
 
     def result(self) -> tuple[float | None, list[str]]:
@@ -112,15 +118,16 @@ class CostAccumulator:
             total = 0.0
             priced = False
             unpriced: list[str] = []
-            for (model, _tier), usage in self._buckets.items():
+            for key, usage in self._buckets.items():
+                model, n = key[0], self._counts.get(key, 0)
                 pricing = _resolve(model, self.agent)
                 if pricing is None:
                     if not usage.is_zero() and model not in unpriced:
                         unpriced.append(model)
                     continue
                 priced = True
-                if not usage.is_zero():
-                    total += _calc(pricing, usage)
+                if n > 0 and not usage.is_zero():
+                    total += _calc(pricing, usage, n)
             self._cached = (total if priced else None, tuple(unpriced))
         cost, unpriced_t = self._cached
         return cost, list(unpriced_t)

@@ -179,16 +179,23 @@ class SessionStore:
     def resolve(self, query: str) -> AgentSession:
         """A session by id, display id or unique prefix of either; raises SessionLookupError."""
         sessions = self.sessions()
-        for s in sessions:
-            if query in (s.session_id, s.display_id):
-                return s
-        bare = query.split(":", 1)[1] if ":" in query else query
+        exact = [s for s in sessions if s.session_id == query]
+        if not exact:
+            # Display ids are short and can collide (first 6 + last 5 chars).
+            exact = [s for s in sessions if s.display_id == query]
+        if len(exact) == 1:
+            return exact[0]
+        if len(exact) > 1:
+            raise SessionLookupError(query, exact)
+        agent, sep, bare = query.partition(":")
+        if not sep:
+            agent, bare = "", query
         candidates = [
-            s for s in sessions if s.session_id.startswith(bare) or s.display_id.startswith(query)
+            s
+            for s in sessions
+            if (s.session_id.startswith(bare) or s.display_id.startswith(query))
+            and (not agent or s.agent_type.value == agent)
         ]
-        if ":" in query:
-            agent = query.split(":", 1)[0]
-            candidates = [s for s in candidates if s.agent_type.value == agent]
         if len(candidates) == 1:
             return candidates[0]
         raise SessionLookupError(query, candidates)

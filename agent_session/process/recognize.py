@@ -1,0 +1,272 @@
+"""Which processes are coding agents, which of them are roots, and their trees.
+
+Recognition looks only at what names the program being run: the process name
+(comm), the executable's basename, ``argv[0]`` and, when an interpreter runs a
+script (``node …/bin/codex``), the script path. Loose words elsewhere in argv
+never count, so ``python run.py --model claude-x``, ``grep codex`` or
+``cat …/@openai/codex/package.json`` are not agents.
+
+A labelled process is a root unless its *parent* carries the same label: that
+keeps ``node codex.js`` → native ``codex`` and Gemini's node relaunch in one
+tree, while an agent started from another agent's tool shell (the shell sits
+between them) is its own root with its own session. A ``codex exec`` run
+directly by a long-lived ``codex app-server`` is its own root too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..model import AgentType
+
+if TYPE_CHECKING:
+    from .snapshot import ProcessInfo
+
+__all__ = [
+    "AgentTree",
+    "agent_args",
+    "build_trees",
+    "codex_positionals",
+    "codex_subcommand",
+    "is_codex_host",
+    "label_process",
+    "program_tokens",
+]
+
+_BASE_NAMES = {"claude": AgentType.CLAUDE, "codex": AgentType.CODEX, "gemini": AgentType.GEMINI}
+#: Basenames (lower case, ``.exe`` and script suffixes stripped) that name an agent.
+AGENT_BASENAMES: dict[str, AgentType] = {
+    f"{base}{suffix}": agent for base, agent in _BASE_NAMES.items() for suffix in ("", "-cli", "-code")
+}
+#: Package-path markers; only tested on tokens that contain a path separator.
+PACKAGE_MARKERS: tuple[tuple[str, AgentType], ...] = (
+    ("@anthropic-ai/claude-code", AgentType.CLAUDE),
+    ("@openai/codex", AgentType.CODEX),
+    ("codex-linux-", AgentType.CODEX),
+    ("codex-darwin-", AgentType.CODEX),
+    ("codex-win32-", AgentType.CODEX),
+    ("@google/gemini-cli", AgentType.GEMINI),
+)
+_INTERPRETERS = ("node", "nodejs", "bun", "deno", "python", "pypy", "tsx", "ts-node")
+#: Interpreter options that take the next token as their value.
+_VALUE_OPTIONS = frozenset(
+    {"-r", "--require", "--import", "--loader", "--experimental-loader", "-X", "-W", "--conditions", "-C"}
+)
+_SCRIPT_SUFFIXES = (".exe", ".js", ".mjs", ".cjs", ".ts", ".py")
+#: Codex global options that consume the next token (so it is not the subcommand).
+_CODEX_VALUE_OPTIONS = frozenset(
+    {
+        "-c",
+        "--config",
+        "-m",
+        "--model",
+        "-p",
+        "--profile",
+        "-s",
+        "--sandbox",
+        "-a",
+        "--ask-for-approval",
+        "-C",
+        "--cd",
+        "-i",
+        "--image",
+        "--add-dir",
+        "--enable",
+        "--disable",
+        "--local-provider",
+        "--oss-provider",
+        "--listen",
+    }
+)
+
+
+def _basename(path: str) -> str:
+    name = path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix in _SCRIPT_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _is_interpreter(token: str) -> bool:
+    base = _basename(token)
+    for name in _INTERPRETERS:
+        if base == name or (base.startswith(name) and all(c in "0123456789." for c in base[len(name) :])):
+            return True
+    return False
+
+
+def _script_index(cmdline: Sequence[str]) -> int | None:
+    """Index of the script an interpreter runs, or None (``-c``/``-m``/``-e``/REPL)."""
+    i = 1
+    while i < len(cmdline):
+        tok = cmdline[i]
+        if tok in ("-c", "-m", "-e", "--eval", "-p", "--print"):
+            return None
+        if tok in ("run", "exec") and i == 1 and _basename(cmdline[0]) in ("bun", "deno"):
+            i += 1
+            continue
+        if tok in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if tok.startswith("-"):
+            i += 1
+            continue
+        return i
+    return None
+
+
+def program_tokens(cmdline: Sequence[str]) -> tuple[str, ...]:
+    """The argv tokens that name the program: ``argv[0]`` and an interpreter's script."""
+    if not cmdline:
+        return ()
+    if _is_interpreter(cmdline[0]):
+        idx = _script_index(cmdline)
+        if idx is not None:
+            return (cmdline[0], cmdline[idx])
+    return (cmdline[0],)
+
+
+def agent_args(cmdline: Sequence[str]) -> tuple[str, ...]:
+    """The arguments given to the program itself (after the script for interpreters)."""
+    if not cmdline:
+        return ()
+    if _is_interpreter(cmdline[0]):
+        idx = _script_index(cmdline)
+        return tuple(cmdline[idx + 1 :]) if idx is not None else ()
+    return tuple(cmdline[1:])
+
+
+def _label_token(token: str) -> AgentType | None:
+    agent = AGENT_BASENAMES.get(_basename(token))
+    if agent is not None:
+        return agent
+    norm = token.replace("\\", "/")
+    if "/" in norm:
+        for marker, marked in PACKAGE_MARKERS:
+            if marker in norm:
+                return marked
+    return None
+
+
+def label_process(name: str | None, exe: str | None, cmdline: Sequence[str]) -> AgentType | None:
+    """The agent this process runs, from its name, executable or program path only."""
+    for token in program_tokens(cmdline):
+        agent = _label_token(token)
+        if agent is not None:
+            return agent
+    if exe:
+        agent = _label_token(exe)
+        if agent is not None:
+            return agent
+    if name:
+        return AGENT_BASENAMES.get(_basename(name))
+    return None
+
+
+def codex_positionals(cmdline: Sequence[str]) -> list[str]:
+    """Positional arguments of a codex command line, skipping global option values."""
+    args = agent_args(cmdline)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if tok in _CODEX_VALUE_OPTIONS:
+            i += 2
+            continue
+        if not tok.startswith("-"):
+            out.append(tok)
+        i += 1
+    return out
+
+
+def codex_subcommand(cmdline: Sequence[str]) -> str | None:
+    """First positional argument of a codex command line (``exec``, ``resume``, ``app-server``…)."""
+    positionals = codex_positionals(cmdline)
+    return positionals[0] if positionals else None
+
+
+def is_codex_host(cmdline: Sequence[str]) -> bool:
+    """A ``codex app-server``: long-lived, may host several threads at once."""
+    return codex_subcommand(cmdline) == "app-server"
+
+
+@dataclass(frozen=True)
+class AgentTree:
+    """One agent root and the processes it owns (root first, then descendants by pid).
+
+    ``members`` excludes the subtrees of other agent roots nested below.
+    """
+
+    agent_type: AgentType
+    root: ProcessInfo
+    members: tuple[ProcessInfo, ...]
+    #: Members that carry the root's label (the root, a native child, a relaunch).
+    labelled: tuple[ProcessInfo, ...]
+    #: True for a ``codex app-server``, which may serve several sessions.
+    host: bool = False
+
+    @property
+    def root_pid(self) -> int:
+        return self.root.pid
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        return tuple(p.pid for p in self.members)
+
+
+def _is_own_root(
+    proc: ProcessInfo, agent: AgentType, parent: ProcessInfo | None, parent_label: AgentType | None
+) -> bool:
+    if parent is None or parent_label != agent or parent.pid == proc.pid:
+        return True
+    # A `codex exec` spawned by a long-lived app-server runs its own thread.
+    return (
+        agent is AgentType.CODEX
+        and codex_subcommand(proc.cmdline) == "exec"
+        and is_codex_host(parent.cmdline)
+    )
+
+
+def build_trees(processes: Iterable[ProcessInfo]) -> list[AgentTree]:
+    """Agent roots with their trees, oldest root first."""
+    by_pid: dict[int, ProcessInfo] = {}
+    children: dict[int, list[int]] = {}
+    labels: dict[int, AgentType] = {}
+    for proc in processes:
+        by_pid[proc.pid] = proc
+        agent = label_process(proc.name, proc.exe, proc.cmdline)
+        if agent is not None:
+            labels[proc.pid] = agent
+    for proc in by_pid.values():
+        if proc.ppid != proc.pid:
+            children.setdefault(proc.ppid, []).append(proc.pid)
+
+    roots: dict[int, AgentType] = {}
+    for pid, agent in labels.items():
+        proc = by_pid[pid]
+        parent = by_pid.get(proc.ppid)
+        if _is_own_root(proc, agent, parent, labels.get(proc.ppid)):
+            roots[pid] = agent
+
+    trees: list[AgentTree] = []
+    for pid, agent in roots.items():
+        root = by_pid[pid]
+        members = [root]
+        seen = {pid}
+        stack = list(children.get(pid, ()))
+        while stack:
+            child = stack.pop()
+            if child in seen or child in roots:
+                continue
+            seen.add(child)
+            members.append(by_pid[child])
+            stack.extend(children.get(child, ()))
+        members[1:] = sorted(members[1:], key=lambda p: p.pid)
+        labelled = tuple(m for m in members if labels.get(m.pid) == agent)
+        host = agent is AgentType.CODEX and is_codex_host(root.cmdline)
+        trees.append(AgentTree(agent, root, tuple(members), labelled, host))
+    trees.sort(key=lambda t: (t.root.create_time, t.root.pid))
+    return trees

@@ -1,0 +1,231 @@
+"""The worker half and the app's refresh machinery: snapshots, in-place updates, responsiveness."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+from tui_helpers import NOW_S, Corpus, FakeProbe, env_without_agents, refreshed, settled, wait_for
+
+from agent_session import AgentHomes
+from tui_app.app import MonitorApp, _print_once, build_parser, choose_home, main
+from tui_app.demo import synth_module
+from tui_app.monitor import Monitor, MonitorSnapshot, Wakeup
+from tui_app.widgets import ProcessTree, SessionsTable
+
+MakeApp = Callable[..., MonitorApp]
+
+
+def monitor_for(corpus: Corpus, probe: FakeProbe | None = None) -> Monitor:
+    return Monitor(
+        AgentHomes.resolve(corpus.home),
+        user_home=corpus.home,
+        clock=lambda: NOW_S,
+        probe=probe or FakeProbe(),
+    )
+
+
+def test_snapshot_rows_totals_and_matches(corpus: Corpus) -> None:
+    live = corpus.spec("claude", 0)
+    snap = monitor_for(corpus, FakeProbe({700: ("claude", live.spec.session_id)})).collect()
+    assert len(snap.sessions) == 11
+    row = snap.row(corpus.key(live))
+    assert row is not None and row.live and row.cells[0] == "●"
+    assert sum(r.live for r in snap.sessions) == 1
+    (match,) = snap.matches
+    assert (match.root_pid, match.session_key, match.evidence, match.matched_pids) == (
+        700,
+        corpus.key(live),
+        "pid_file",
+        (700, 701),
+    )
+    (root,) = snap.roots
+    assert (
+        root.label
+        == f"claude 700  12.5% 300MB  {row.display_id} · claude-sonnet-4-5 · {row.cells[4]} tok · pid_file 0.95"
+    )
+    assert [c.pid for c in root.children] == [701]
+    claude = next(t for t in snap.totals if t.agent == "claude")
+    # Each token once: parents already include their subagents, the subagent row is not re-added.
+    assert claude.tokens == sum(
+        r.total_tokens for r in snap.sessions if r.agent == "claude" and not r.is_subagent
+    )
+    assert (claude.sessions, claude.live, claude.cpu_percent) == (5, 1, 13.0)
+
+
+def test_unchanged_files_give_an_equal_snapshot(corpus: Corpus) -> None:
+    m = monitor_for(corpus)
+    a, b = m.collect(), m.collect()
+    assert b.seq == a.seq + 1
+    assert (a.sessions, a.roots, a.totals) == (b.sessions, b.roots, b.totals)
+
+
+def test_wakeup_coalesces_and_respects_pause() -> None:
+    w = Wakeup()
+    assert w.wait(0) == "tick"
+    w.request_change()
+    w.request_change()
+    w.request_detail()
+    assert w.wait(0) == "change"  # one collection covers both changes and the detail
+    assert w.wait(0) == "tick"
+    w.request_change()
+    w.request_detail()
+    assert w.wait(0, paused=True) == "detail"  # paused: file changes are dropped, selections served
+    assert w.wait(0, paused=True) == "tick"
+    w.request_refresh()
+    assert w.wait(0, paused=True) == "refresh"  # `r` works while paused
+    w.stop()
+    assert w.wait(10) == "stop"
+
+
+def test_once_json_prints_processes_matches_and_sessions(corpus: Corpus) -> None:
+    live = corpus.spec("gemini", 0)
+    out = io.StringIO()
+    _print_once(monitor_for(corpus, FakeProbe({900: ("gemini", live.spec.session_id)})), True, out)
+    data = json.loads(out.getvalue())
+    assert set(data) >= {"processes", "matches", "sessions", "totals", "errors"}
+    assert [p["pid"] for p in data["processes"]] == [900, 901]
+    assert data["matches"][0]["session_id"] == live.spec.session_id
+    by_id = {s["session_id"]: s for s in data["sessions"]}
+    assert len(by_id) == 11 and by_id[live.spec.session_id]["live"] is True
+    expected = sum(u.total_tokens for u in synth_module("gemini").expected(live.spec).values())
+    assert by_id[live.spec.session_id]["usage"]["total_tokens"] == expected
+
+
+def test_once_json_command_line_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--home", str(tmp_path), "--once", "--json"]) == 0
+    data = orjson.loads(capsys.readouterr().out)
+    assert data["sessions"] == [] and data["matches"] == []
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("agentsession-top ")
+
+
+def test_demo_starts_by_itself_only_when_no_agent_is_installed(tmp_path: Path) -> None:
+    empty = AgentHomes.resolve(env=env_without_agents(tmp_path))
+    parse = build_parser().parse_args
+
+    def decide(argv: list[str], homes: AgentHomes) -> tuple[bool, bool]:
+        _, demo, auto = choose_home(parse(argv), homes)
+        return demo, auto
+
+    assert decide([], empty) == (True, True)
+    assert decide(["--demo"], empty) == (True, False)
+    assert decide(["--once", "--json"], empty) == (False, False)
+    assert decide(["--home", str(tmp_path)], empty) == (False, False)
+    (tmp_path / ".codex").mkdir()
+    installed = AgentHomes.resolve(env=env_without_agents(tmp_path))
+    assert decide([], installed) == (False, False)
+    assert isinstance(parse([]), argparse.Namespace)
+
+
+async def test_refresh_updates_in_place_keeping_cursor_and_expansion(
+    make_app: MakeApp, corpus: Corpus
+) -> None:
+    probe = FakeProbe({300: ("codex", corpus.spec("codex", 0).spec.session_id), 400: ("gemini", None)})
+    app = make_app(probe)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot, app)
+        table = app.query_one(SessionsTable)
+        tree = app.query_one(ProcessTree)
+        await pilot.press("down", "down", "down", "down")
+        chosen = table.cursor_key
+        tree.root.children[0].collapse()
+        node_ids = [n.id for n in tree.root.children]
+
+        # The smallest session grows past everything: order changes, cursor must follow its session.
+        small = corpus.spec("codex", 2)
+        bigger = small.spec.__class__(**{**small.spec.__dict__, "turns": 60})
+        synth_module("codex").write_session(corpus.home, bigger)
+        calls: list[str] = []
+        orig_update, orig_add = table.update_cell, table.add_row
+        table.update_cell = lambda *a, **k: (calls.append("update"), orig_update(*a, **k))[1]  # type: ignore[method-assign]
+        table.add_row = lambda *a, **k: (calls.append("add"), orig_add(*a, **k))[1]  # type: ignore[method-assign]
+        await refreshed(pilot, app)
+
+        keys = table.row_keys_in_order
+        assert keys[0] == corpus.key(small)
+        assert table.cursor_key == chosen and app.selected_key == chosen
+        # Only the grown row's changed cells were touched; nothing was re-added.
+        assert "add" not in calls and 1 <= calls.count("update") <= 3
+        # Same tree nodes, the collapsed one still collapsed.
+        assert [n.id for n in tree.root.children] == node_ids
+        assert not tree.root.children[0].is_expanded and tree.root.children[1].is_expanded
+
+        # An unchanged snapshot touches no widget at all.
+        calls.clear()
+        await refreshed(pilot, app)
+        assert calls == []
+
+
+async def test_slow_refresh_does_not_block_keys(make_app: MakeApp, corpus: Corpus) -> None:
+    """A refresh stuck in I/O (here: until the test releases it) must not stop key handling."""
+    release = threading.Event()
+    entered = threading.Event()
+
+    class SlowMonitor(Monitor):
+        slow = False
+
+        def collect(self, detail_key: str | None = None) -> MonitorSnapshot:
+            if self.slow:
+                entered.set()
+                release.wait(30)
+            return super().collect(detail_key)
+
+    monitor = SlowMonitor(
+        AgentHomes.resolve(corpus.home), user_home=corpus.home, clock=lambda: NOW_S, probe=FakeProbe()
+    )
+    app = make_app(monitor=monitor)
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settled(pilot, app)
+            applied = app.applied
+            monitor.slow = True
+            await pilot.press("r")
+            await wait_for(pilot, entered.is_set, "the refresh to start")
+            table = app.query_one(SessionsTable)
+            before = table.row_keys_in_order
+            await pilot.press("S")
+            assert table.row_keys_in_order == list(reversed(before))
+            await pilot.press("slash", *"codex", "enter")
+            assert len(table.row_keys_in_order) == 3
+            await pilot.press("question_mark")
+            assert app.screen.__class__.__name__ == "HelpScreen"
+            await pilot.press("escape")
+            assert app.applied == applied  # all of that happened while the refresh was still running
+            release.set()
+            await refreshed(pilot, app, press=False)
+    finally:
+        release.set()
+
+
+async def test_file_change_triggers_an_early_refresh(make_app: MakeApp, corpus: Corpus) -> None:
+    app = make_app(watch=True)  # interval is one hour: only the watcher can cause this refresh
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot, app)
+        await wait_for(
+            pilot, lambda: any(w.name == "watch" and w.is_running for w in app.workers), "the watcher"
+        )
+        await pilot.pause(0.3)  # let the watcher's inotify watches settle
+        spec = corpus.spec("claude", 1)
+        grown = spec.spec.__class__(**{**spec.spec.__dict__, "turns": 9})
+        synth_module("claude").write_session(corpus.home, grown)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.snapshot is not None
+                and (r := app.snapshot.row(corpus.key(spec))) is not None
+                and r.total_tokens
+                == sum(u.total_tokens for u in synth_module("claude").expected(grown).values())
+            ),
+            "the watcher-triggered refresh",
+        )

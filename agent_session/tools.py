@@ -369,10 +369,15 @@ class _Paths:
             self.paths.append(ToolPath(path=path, access=access, previous_path=prev_path))
 
 
+def _is_dir_name(text: str) -> bool:
+    """``dir/``, ``.``, ``..``, ``a/.``: names that can only be directories."""
+    return text.endswith("/") or posixpath.basename(text) in (".", "..")
+
+
 def _usable(text: str, literal: bool, cwd: str | None) -> bool:
     if not literal or not text.strip() or text == "-" or len(text) > 4096:
         return False
-    if text.startswith(("/dev/", "/proc/")) or "\n" in text or "\x00" in text:
+    if text.startswith(("/dev/", "/proc/")) or "\n" in text or "\x00" in text or _is_dir_name(text):
         return False
     return not (cwd == _LOST and not text.startswith(("/", "~")))
 
@@ -460,8 +465,7 @@ def _scan_command(
             out.add(w, FileAccess.CREATE, cwd)
     elif name == "rm":
         for w in _operands(args, "", frozenset())[0]:
-            if not w[0].endswith("/"):
-                out.add(w, FileAccess.DELETE, cwd)
+            out.add(w, FileAccess.DELETE, cwd)
     elif name in ("mv", "cp"):
         _scan_move_copy(name, args, cwd, out)
     elif name == "git":
@@ -555,7 +559,7 @@ def _scan_move_copy(name: str, args: list[_Word], cwd: str | None, out: _Paths) 
         sources = ops
     elif len(ops) >= 2:
         sources, dest = ops[:-1], ops[-1]
-        if len(sources) > 1 or dest[0].endswith("/"):
+        if len(sources) > 1 or _is_dir_name(dest[0]):
             target_dir = dest
         else:
             _move_or_copy(name, sources[0], dest, cwd, out)

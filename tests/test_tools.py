@@ -113,6 +113,8 @@ def paths(command: str | list[str], cwd: str | None = "/w") -> list[tuple[str, s
         ("mv a.txt b.txt", [("/w/b.txt", "rename", "/w/a.txt")]),
         ("mv -f a b dir/", [("/w/dir/a", "rename", "/w/a"), ("/w/dir/b", "rename", "/w/b")]),
         ("mv -t dest x.py", [("/w/dest/x.py", "rename", "/w/x.py")]),
+        ("mv ../up.txt .", [("/w/up.txt", "rename", "/up.txt")]),
+        ("cat < . ./ src/..", []),
         ("cp src.txt dst.txt", [("/w/src.txt", "read", None), ("/w/dst.txt", "write", None)]),
         ("cp -r srcdir dstdir", []),
         ("git -C sub mv x.py y.py", [("/w/sub/y.py", "rename", "/w/sub/x.py")]),

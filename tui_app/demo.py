@@ -78,7 +78,7 @@ def demo_sessions(root: Path, now_ms: int) -> list[DemoSession]:
     """The demo's sessions: a few per agent, one live each, cwds under ``root/src``."""
     plan: list[tuple[str, str, int, int, int, int, dict[str, Any]]] = [
         # agent, project, model set, turns, tools/turn, minutes ago, extra
-        ("claude", "webshop", 0, 8, 3, 0, {"subagents": 1}),
+        ("claude", "webshop", 0, 12, 3, 0, {"subagents": 1}),
         ("claude", "infra", 1, 5, 2, 38, {}),
         ("claude", "docs-site", 2, 3, 1, 60 * 5, {}),
         ("claude", "webshop", 3, 4, 2, 60 * 26, {}),

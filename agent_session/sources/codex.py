@@ -181,6 +181,13 @@ class CodexParser(SessionParser):
 
     # -------------------------------------------------------------- prefilter
     def wants(self, line: bytes) -> bool:
+        """Decode only lines that can change the result; the CLI writes compact JSON.
+
+        Reasoning, developer/assistant messages, world state and (in summary mode)
+        tool outputs are most of a rollout's bytes and never matter for usage,
+        counts or prompts. Unknown envelope types are counted here, undecoded.
+        Anything laid out unexpectedly is decoded, to be safe.
+        """
         head = line[:200]
         ts: str | None = None
         if head.startswith(b'{"timestamp":"'):

@@ -134,8 +134,8 @@ def _tokens(doc: _Doc, s: AgentSession) -> None:
             name = one_line(model, width) or "?"
             doc.add(f"  {name:<{width}}  {fmt_tokens(mu.total_tokens):>6}")
             buckets = (
-                f"  in {fmt_tokens(mu.input_tokens)} · out {fmt_tokens(mu.output_tokens)}"
-                f" · cache w {fmt_tokens(mu.cache_creation_tokens)} r {fmt_tokens(mu.cache_read_tokens)}\n"
+                f"\n    in {fmt_tokens(mu.input_tokens)} · out {fmt_tokens(mu.output_tokens)}"
+                f" · cache write {fmt_tokens(mu.cache_creation_tokens)} · read {fmt_tokens(mu.cache_read_tokens)}\n"
             )
             doc.add(buckets, _DIM)
 

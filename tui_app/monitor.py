@@ -341,6 +341,8 @@ class Monitor:
         self.probe = probe if probe is not None else default_probe(homes)
         self._seq = 0
         self._last: MonitorSnapshot | None = None
+        self._ages: dict[int, tuple[int, str]] = {}
+        self._row_cache: dict[str, tuple[AgentSession, bool, float | None, str, SessionRow]] = {}
 
     @property
     def last(self) -> MonitorSnapshot | None:
@@ -424,6 +426,19 @@ class Monitor:
             )
         return out
 
+    def _age(self, ms: int | None, now: float) -> str:
+        """``fmt_age`` with a cache: old ages are recomputed each minute (or ten), not each second."""
+        if ms is None:
+            return "-"
+        delta = now - ms / 1000
+        tick = int(now) if delta < 3600 else int(now) // 60 if delta < 86_400 else int(now) // 600
+        hit = self._ages.get(ms)
+        if hit is not None and hit[0] == tick:
+            return hit[1]
+        text = fmt_age(ms, now)
+        self._ages[ms] = (tick, text)
+        return text
+
     def _rows(
         self, sessions: Sequence[AgentSession], live: Mapping[str, MatchView], now: float
     ) -> tuple[SessionRow, ...]:
@@ -433,47 +448,61 @@ class Monitor:
                 k = (s.agent_type.value, s.parent_session_id)
                 child_cost[k] = child_cost.get(k, 0.0) + s.cost_usd
         rows: list[SessionRow] = []
+        cache: dict[str, tuple[AgentSession, bool, float | None, str, SessionRow]] = {}
         for s in sessions:
             agent = s.agent_type.value
             key = session_key(agent, s.session_id)
-            total = s.usage.total_tokens + s.subagent_usage.total_tokens
             cost = s.cost_usd
             extra = child_cost.get((agent, s.session_id))
             if extra is not None:
                 cost = (cost or 0.0) + extra
             is_live = key in live
-            model = one_line(s.model, 40) or "-"
-            cwd = shorten_path(one_line(s.cwd, 400), self.user_home) if s.cwd else "-"
-            display = ("↳ " if s.parent_session_id else "") + s.display_id
-            cells = (
-                "●" if is_live else "",
-                display,
-                agent + ("/sub" if s.parent_session_id else ""),
-                model,
-                fmt_tokens(total),
-                fmt_cost(cost),
-                fmt_age(s.last_activity_ms, now),
-                cwd,
-            )
-            hay = " ".join([agent, s.session_id, s.display_id, *s.models, s.model or "", s.cwd or ""]).lower()
-            rows.append(
-                SessionRow(
-                    key=key,
-                    agent=agent,
-                    session_id=s.session_id,
-                    display_id=s.display_id,
-                    model=model,
-                    total_tokens=total,
-                    cost_usd=cost,
-                    last_activity_ms=s.last_activity_ms or 0,
-                    cwd=cwd,
-                    live=is_live,
-                    is_subagent=s.parent_session_id is not None,
-                    cells=cells,
-                    haystack=hay,
-                )
-            )
+            age = self._age(s.last_activity_ms, now)
+            hit = self._row_cache.get(key)
+            # The store hands out a new object whenever a session changes: same object, same row.
+            if hit is not None and hit[0] is s and hit[1:4] == (is_live, cost, age):
+                row = hit[4]
+            else:
+                row = self._row(s, key, is_live, cost, age)
+            cache[key] = (s, is_live, cost, age, row)
+            rows.append(row)
+        self._row_cache = cache
+        if len(self._ages) > 4 * len(sessions) + 64:
+            self._ages.clear()
         return tuple(rows)
+
+    def _row(self, s: AgentSession, key: str, is_live: bool, cost: float | None, age: str) -> SessionRow:
+        agent = s.agent_type.value
+        total = s.usage.total_tokens + s.subagent_usage.total_tokens
+        model = one_line(s.model, 40) or "-"
+        cwd = shorten_path(one_line(s.cwd, 400), self.user_home) if s.cwd else "-"
+        display = ("↳ " if s.parent_session_id else "") + s.display_id
+        cells = (
+            "●" if is_live else "",
+            display,
+            agent + ("/sub" if s.parent_session_id else ""),
+            model,
+            fmt_tokens(total),
+            fmt_cost(cost),
+            age,
+            cwd,
+        )
+        hay = " ".join([agent, s.session_id, s.display_id, *s.models, s.model or "", s.cwd or ""]).lower()
+        return SessionRow(
+            key=key,
+            agent=agent,
+            session_id=s.session_id,
+            display_id=s.display_id,
+            model=model,
+            total_tokens=total,
+            cost_usd=cost,
+            last_activity_ms=s.last_activity_ms or 0,
+            cwd=cwd,
+            live=is_live,
+            is_subagent=s.parent_session_id is not None,
+            cells=cells,
+            haystack=hay,
+        )
 
     def _tree(
         self, report: ProcessReport, matches: Sequence[MatchView], by_key: Mapping[str, AgentSession]

@@ -8,6 +8,7 @@ error), 1 nothing found where something was asked for (``match --pid``),
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -43,8 +44,19 @@ def _since(value: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
-def _dump(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+def _dump(value: Any, *, compact: bool = False) -> bytes:
+    """JSON for the terminal or a pipe; never fails on what a file system may hold.
+
+    A file name with bytes that are not UTF-8 reaches us as a string with lone
+    surrogates, which orjson refuses: those values are written as ``\\udcXX``
+    escapes by the standard library instead.
+    """
+    try:
+        if compact:
+            return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (json.dumps(value, indent=None if compact else 2) + "\n").encode()
 
 
 def session_json(session: AgentSession, *, events: bool = False) -> dict[str, Any]:
@@ -154,10 +166,14 @@ def _write_detail(s: AgentSession, out: TextIO) -> None:
         f"{u.reasoning_tokens:,}, cache write {u.cache_creation_tokens:,}, cache read {u.cache_read_tokens:,})",
     )
     for model, mu in s.model_usage.items():
-        line(f"  {model[:12]}", f"{mu.total_tokens:,}")
+        line(f"  {one_line(model, 11)}", f"{mu.total_tokens:,}")
     if s.subagent_ids:
         line("subagents", f"{len(s.subagent_ids)} using {s.subagent_usage.total_tokens:,} tokens")
-    line("cost", _fmt_cost(s.cost_usd) + (f" (no price for {', '.join(s.unpriced_models)})" if s.unpriced_models else ""))
+    line(
+        "cost",
+        _fmt_cost(s.cost_usd)
+        + (f" (no price for {', '.join(s.unpriced_models)})" if s.unpriced_models else ""),
+    )
     d = s.diagnostics
     line("lines", f"{d.lines_read:,} read, {d.lines_skipped:,} skipped {d.skipped_by_reason or ''}")
     if d.unknown_types:
@@ -206,7 +222,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
                 total = s.usage.total_tokens
                 if known.get(key) != total or key not in known:
                     known[key] = total
-                    out.write(orjson.dumps(session_json(s)).decode() + "\n")
+                    out.write(_dump(session_json(s), compact=True).decode())
             out.flush()
             if args.once:
                 return 0
@@ -216,12 +232,16 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agentsession", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="agentsession", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--version", action="version", version=f"agentsession {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--home", metavar="DIR", help="read DIR/.claude, DIR/.codex, DIR/.gemini instead of yours")
+        p.add_argument(
+            "--home", metavar="DIR", help="read DIR/.claude, DIR/.codex, DIR/.gemini instead of yours"
+        )
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("list", help="list sessions, most recent first")

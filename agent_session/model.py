@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from .text import clean_text
+
 __all__ = [
     "MAX_INPUT_CHARS",
     "MAX_OUTPUT_PREVIEW_CHARS",
@@ -198,6 +200,11 @@ class ParseDiagnostics(_Model):
     last_error: str | None = None
     #: Times the file was read again from zero (shrunk, replaced, rewritten-whole).
     reparses: int = 0
+    #: Values of the wrong type or out of range inside lines that were otherwise
+    #: used, by field (``message.usage``, ``usage.input_tokens``, ``timestamp``…):
+    #: the value was ignored (a count as 0) or, for a number written as a
+    #: string, converted; the rest of the line was kept.
+    bad_values: dict[str, int] = Field(default_factory=dict)
 
     def skip(self, reason: str, error: str | None = None) -> None:
         self.lines_skipped += 1
@@ -209,14 +216,29 @@ class ParseDiagnostics(_Model):
         key = record_type[:64]
         self.unknown_types[key] = self.unknown_types.get(key, 0) + 1
 
+    def bad_value(self, field: str, error: str | None = None) -> None:
+        """Count a value that could not be used; ``error`` (if given) becomes ``last_error``."""
+        if field not in self.bad_values and len(self.bad_values) >= 64:
+            field = "(other)"
+        self.bad_values[field] = self.bad_values.get(field, 0) + 1
+        if error is not None:
+            self.last_error = error[:300]
+
     @property
     def has_problems(self) -> bool:
-        return bool(self.lines_skipped or self.last_error)
+        return bool(self.lines_skipped or self.last_error or self.bad_values)
 
 
 def make_display_id(agent_type: AgentType | str, session_id: str) -> str:
-    """Short, stable, agent-prefixed id: ``claude:fa86d6.6184f``."""
+    """Short, stable, agent-prefixed id: ``claude:fa86d6.6184f``.
+
+    Ids come from file names and file contents, so the shown form drops
+    control sequences, bidi overrides and whitespace first: a display id is
+    printed everywhere, raw, and must never drive the terminal.
+    """
     agent = agent_type.value if isinstance(agent_type, AgentType) else str(agent_type)
+    if not session_id.isprintable() or " " in session_id:
+        session_id = "".join(clean_text(session_id).split())
     short = session_id if len(session_id) <= 12 else f"{session_id[:6]}.{session_id[-5:]}"
     return f"{agent}:{short}"
 

@@ -5,11 +5,21 @@ must do without reading anything: nothing when the stat is unchanged; only the
 appended bytes when the file grew; a full re-parse when it shrank, was
 replaced (new inode) or is a rewritten-whole format. A refresh therefore costs
 in proportion to the bytes appended, not to the size of the history.
+
+A tracked file can also hold only a *summary* without a live parser: one
+parsed by a worker process (which hands back the parser pickled, see
+:meth:`TrackedFile.export_state`) or one loaded from the persistent cache
+(no parser state at all). It answers ``snapshot()`` from that summary while
+the file is unchanged; the first change revives the pickled parser and reads
+only the appended bytes, or, with no state to revive, re-parses from zero.
+Either way the result is exactly what a fresh parse would give.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import time
 from dataclasses import dataclass, field
 
 import orjson
@@ -56,10 +66,84 @@ class TrackedFile:
     error: str | None = None
     _snapshot: AgentSession | None = None
     _mtime_ms: int | None = None
+    #: Pickled ``(parser, tail, tail_fed)`` of a summary-only file, revived on its first change.
+    _state: bytes | None = None
+    #: Wall time (ns) of the stat the current state was read after: an mtime this close
+    #: to it may not change on a further write (coarse timestamps), see :meth:`settled`.
+    stat_ns: int = 0
 
     @property
     def path(self) -> str:
         return str(self.file.path)
+
+    @property
+    def ready(self) -> bool:
+        """True once the file has a session to show (parsed here, by a worker, or from the cache)."""
+        return self.parser is not None or self._snapshot is not None
+
+    @property
+    def size(self) -> int:
+        return self.cursor.size
+
+    def settled(self, margin_ns: int = 2_000_000_000) -> bool:
+        """True when the summary can be trusted to describe the file for as long as its stat holds.
+
+        Everything was read (no torn or unread bytes) and the mtime was older than
+        the stat by ``margin_ns``, so a later write cannot have left the same
+        mtime behind (the classic racy-timestamp problem of coarse file systems).
+        """
+        c = self.cursor
+        return (
+            self.ready
+            and self.error is None
+            and c.offset == c.size
+            and c.mtime_ns >= 0
+            and self.stat_ns - c.mtime_ns > margin_ns
+        )
+
+    def adopt(
+        self,
+        cursor: FileCursor,
+        snapshot: AgentSession,
+        *,
+        state: bytes | None = None,
+        tail_fed: bool = False,
+        stat_ns: int = 0,
+    ) -> None:
+        """Take a summary computed elsewhere for the file as ``cursor`` describes it.
+
+        ``state`` (from :meth:`export_state`) lets the next change resume from
+        the cursor; without it the next change re-parses the file from zero.
+        """
+        self.parser = None
+        self.cursor = cursor
+        self.tail = b""
+        self.tail_fed = tail_fed
+        self._state = state
+        self._snapshot = snapshot
+        self._mtime_ms = cursor.mtime_ns // 1_000_000
+        self.stat_ns = stat_ns
+        self.error = None
+
+    def export_state(self) -> bytes | None:
+        """The parser and torn tail, pickled, so another process can resume this file."""
+        if self.parser is None:
+            return self._state
+        return pickle.dumps((self.parser, self.tail, self.tail_fed), protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _revive(self) -> None:
+        """Unpickle the parser of a summary-only file; drop the summary when there is none."""
+        state, self._state = self._state, None
+        if state is not None:
+            try:
+                self.parser, self.tail, self.tail_fed = pickle.loads(state)
+                return
+            except Exception:
+                self.parser = None
+        # No parser to continue: start from zero (the summary stays until the re-parse succeeds).
+        self.cursor = FileCursor()
+        self.tail = b""
+        self.tail_fed = False
 
     def update(self) -> int:
         """Bring the parser up to date with the file. Returns bytes read.
@@ -67,9 +151,13 @@ class TrackedFile:
         Raises ``OSError`` when the file cannot be stat'ed or read; the caller
         keeps the last good state and reports the error.
         """
+        stat_ns = time.time_ns()
         st = os.stat(self.file.path)
-        if self.parser is not None and self.cursor.same_stat(st):
+        if self.ready and self.cursor.same_stat(st):
             return 0
+        if self.parser is None and self._snapshot is not None:
+            self._revive()
+        self.stat_ns = stat_ns
         self._mtime_ms = st.st_mtime_ns // 1_000_000
         replaced = self.parser is not None and (st.st_ino != self.cursor.ino or st.st_dev != self.cursor.dev)
         shrunk = self.parser is not None and st.st_size < self.cursor.offset
@@ -156,7 +244,9 @@ class TrackedFile:
 
     def snapshot(self) -> AgentSession:
         """The session as parsed so far; a cached deep copy until the file changes."""
-        assert self.parser is not None
+        if self.parser is None:
+            assert self._snapshot is not None, "snapshot() of a file never parsed"
+            return self._snapshot
         if self._snapshot is None or self.parser.dirty:
             snap = self.parser.snapshot()
             if self.tail and not self.tail_fed:

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["cap", "clean_text", "one_line", "parse_ts_ms", "to_int"]
+__all__ = ["MAX_TS_MS", "cap", "clean_text", "one_line", "parse_ts_ms", "to_int"]
 
 # CSI, OSC (terminated by BEL or ST), other ESC sequences, C0/C1 controls except
 # \n and \t, DEL, and bidi overrides/isolates that can reorder what is shown.
@@ -25,13 +25,23 @@ _CONTROL_RE = re.compile(
 )
 
 
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+
 def clean_text(text: str) -> str:
-    """Remove terminal control sequences and bidi overrides; keep newlines and tabs."""
+    """Remove terminal control sequences and bidi overrides; keep newlines and tabs.
+
+    Lone surrogates (undecodable bytes in a file name) become U+FFFD: they
+    cannot be encoded, so printing them would crash the writer.
+    """
     if not text:
         return text
     if text.isprintable():
         return text
-    return _CONTROL_RE.sub("", text.replace("\r\n", "\n"))
+    out = _CONTROL_RE.sub("", text.replace("\r\n", "\n"))
+    if not out.isascii() and _SURROGATE_RE.search(out):
+        out = _SURROGATE_RE.sub("\ufffd", out)
+    return out
 
 
 def cap(text: str | None, limit: int) -> str | None:
@@ -42,15 +52,33 @@ def cap(text: str | None, limit: int) -> str | None:
 
 
 def one_line(text: str | None, limit: int = 200) -> str | None:
-    """A single display line: control sequences gone, whitespace folded, capped."""
+    """A single display line: control sequences gone, whitespace folded, capped.
+
+    Only a window of the text is looked at: a 50 MB prompt must not be split
+    into millions of words to show its first 200 characters.
+    """
     if text is None:
         return None
-    flat = " ".join(clean_text(text).split())
+    window = max(limit, 64) * 8
+    head = text if len(text) <= window else text[:window]
+    flat = " ".join(clean_text(head).split())
+    if len(head) < len(text) and len(flat) <= limit:
+        flat += "…"  # the rest is cut, however short the window folded down to
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+#: Times outside [1970, 3000) are junk: they would break every date formatter
+#: (``datetime`` stops at year 9999, orjson at 64-bit integers) and no session
+#: was ever recorded then.
+MAX_TS_MS = 32_503_680_000_000
+
+
+def _plausible(ms: int) -> int | None:
+    return ms if 0 <= ms < MAX_TS_MS else None
+
+
 def parse_ts_ms(value: Any) -> int | None:
-    """ISO-8601 string, epoch seconds or epoch milliseconds -> epoch ms (UTC)."""
+    """ISO-8601 string, epoch seconds or epoch milliseconds -> epoch ms (UTC), or None when implausible."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -59,7 +87,7 @@ def parse_ts_ms(value: Any) -> int | None:
         # Heuristic: before 1e11 is seconds (year 5138 in ms would be absurd).
         ms = value * 1000 if abs(value) < 1e11 else value
         try:
-            return int(ms)
+            return _plausible(int(ms))
         except (OverflowError, ValueError):
             return None
     if not isinstance(value, str) or len(value) < 10:
@@ -71,7 +99,7 @@ def parse_ts_ms(value: Any) -> int | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     try:
-        return int(dt.timestamp() * 1000)
+        return _plausible(int(dt.timestamp() * 1000))
     except (OverflowError, OSError, ValueError):
         return None
 

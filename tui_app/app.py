@@ -10,6 +10,9 @@ tree expansion survive every refresh, and an unchanged snapshot costs nothing.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 import threading
 import time
@@ -139,6 +142,7 @@ class MonitorApp(App[None]):
         clock: Callable[[], float] | None = None,
         banner: str | None = None,
         watch: bool = True,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
         self.monitor = monitor
@@ -146,6 +150,7 @@ class MonitorApp(App[None]):
         self.clock = clock or monitor.clock
         self.banner = banner
         self.use_watcher = watch
+        self.handle_signals = handle_signals
         self.sort_key = "tokens"
         self.sort_reverse = False
         self.filter_text = ""
@@ -187,6 +192,13 @@ class MonitorApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            # A closed terminal (SIGHUP) or `kill` (SIGTERM) exits cleanly: the terminal is
+            # restored and --demo ends its stand-in processes and removes its temp home.
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, self.exit)
         self.query_one(SessionsTable).focus()
         self._update_status()
         self._refresh_loop()
@@ -298,7 +310,13 @@ class MonitorApp(App[None]):
         rows = order_rows(snap.sessions, self.sort_key, self.sort_reverse, self.filter_text, self.live_only)
         self._visible = [r.key for r in rows]
         table.apply(rows, self.selected_key)
-        if self.selected_key not in self._visible and rows and not isinstance(self.focused, ProcessTree):
+        on_main = len(self.screen_stack) == 1
+        if (
+            on_main
+            and self.selected_key not in self._visible
+            and rows
+            and not isinstance(self.focused, ProcessTree)
+        ):
             # The selection was filtered out (or nothing was selected yet): follow the cursor.
             self._select(table.cursor_key)
         live = sum(1 for r in snap.sessions if r.live)
@@ -311,8 +329,13 @@ class MonitorApp(App[None]):
         view = snap.detail if snap.detail is not None and snap.detail.key == self.selected_key else None
         if view is None and self.selected_key is not None:
             view = DetailView(key=self.selected_key, session=None, fingerprint=(self.selected_key, "loading"))
+        row = snap.row(self.selected_key)
         self.query_one(DetailPane).show(
-            view, snap.taken_at, home=self.monitor.user_home, match=self._match_for(self.selected_key)
+            view,
+            snap.taken_at,
+            home=self.monitor.user_home,
+            match=self._match_for(self.selected_key),
+            total_cost=row.cost_usd if row is not None else None,
         )
         for screen in self.screen_stack:
             if isinstance(screen, ToolCallsScreen) and snap.detail is not None:
@@ -570,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.once:
             _print_once(monitor, args.json, sys.stdout)
             return 0
-        MonitorApp(monitor, interval=args.interval, banner=banner).run()
+        MonitorApp(monitor, interval=args.interval, banner=banner, handle_signals=True).run()
         return 0
     except KeyboardInterrupt:
         return 130

@@ -191,6 +191,12 @@ def main():
     child = None
     held = None
     try:
+        env = dict(os.environ)
+        if args.get("env_key"):
+            env[args["env_key"]] = args.get("env_value", "1")
+        if args.get("child"):
+            child = subprocess.Popen([args["child"], __file__, "role=child"], env=env)
+        # The pid file last: once it exists, the whole tree is up.
         if pid_file:
             with open(pid_file + ".tmp", "w") as fh:
                 json.dump({"pid": os.getpid(), "sessionId": args["session"], "cwd": os.getcwd(),
@@ -203,11 +209,6 @@ def main():
         target = args.get("append")
         if target and args.get("hold") == "1":
             held = open(target, "ab")
-        env = dict(os.environ)
-        if args.get("env_key"):
-            env[args["env_key"]] = args.get("env_value", "1")
-        if args.get("child"):
-            child = subprocess.Popen([args["child"], __file__, "role=child"], env=env)
         every = float(args.get("every", "2"))
         busy = float(args.get("busy", "0"))
         next_append = time.monotonic() + every

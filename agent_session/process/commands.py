@@ -12,6 +12,7 @@ from typing import TextIO
 
 from ..discovery import AgentHomes
 from ..model import AgentSession, AgentType
+from ..text import one_line
 from .evidence import read_claude_pid_files, read_gemini_projects
 from .matcher import SessionProcessMatcher, SessionProcessMatches
 from .recognize import label_process
@@ -60,7 +61,7 @@ def _table(result: SessionProcessMatches, pid: int | None, out: TextIO) -> None:
                 m.evidence.value,
                 f"{m.confidence:.2f}",
                 pids,
-                m.path,
+                one_line(m.path, 4096) or "-",
             )
         )
     if pid is None:

@@ -39,11 +39,12 @@ from ..model import (
     UserPrompt,
 )
 from ..pricing import CostAccumulator
-from ..text import cap, clean_text, one_line
+from ..text import cap, clean_text, one_line, to_int
 
-__all__ = ["ParseContext", "SessionFile", "SessionParser"]
+__all__ = ["ParseContext", "SessionFile", "SessionParser", "decode_lossy"]
 
 _PREVIEW_CHARS = 240
+_MAX_COUNT = 1 << 53
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,9 @@ class SessionParser:
     #: False for formats rewritten whole on every save (Gemini legacy ``.json``).
     append_only: ClassVar[bool] = True
 
-    def __init__(self, path: str | Path, *, detail: bool = False, context: ParseContext | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, detail: bool = False, context: ParseContext | None = None
+    ) -> None:
         self.path = str(path)
         self.detail = detail
         self.context = context or ParseContext()
@@ -138,7 +141,9 @@ class SessionParser:
             if record is None:
                 return
         if not isinstance(record, dict):
-            self.diag.skip("not_an_object", f"line {self.diag.lines_read}: {type(record).__name__}, not an object")
+            self.diag.skip(
+                "not_an_object", f"line {self.diag.lines_read}: {type(record).__name__}, not an object"
+            )
             return
         try:
             self.handle(record)
@@ -148,12 +153,27 @@ class SessionParser:
         self._dirty = True
 
     def _decode_fallback(self, line: bytes, exc: Exception) -> Any:
-        # orjson rejects invalid UTF-8 and lone surrogates that json accepts after a lossy decode.
+        """The slow path for lines orjson rejects: say what was wrong, keep what can be kept."""
+        n = self.diag.lines_read
+        if b"\x00" in line:
+            # NUL padding left by a crash (a pre-allocated block never written), often
+            # glued to the line written after it: that line is whole, keep it.
+            rest = line.rpartition(b"\x00")[2].strip()
+            if not rest and not line.strip(b"\x00 \t\r"):
+                self.diag.skip("nul_bytes", f"line {n}: only NUL bytes (a block the writer never filled)")
+                return None
+            record = _loads_or_none(rest) if rest.startswith(b"{") else None
+            if isinstance(record, dict):
+                self.diag.bad_value("nul_bytes", f"line {n}: NUL bytes before the line were dropped")
+                return record
         try:
-            return json.loads(line.decode("utf-8", errors="replace"))
+            record = decode_lossy(line)
         except ValueError:
-            self.diag.skip("malformed_json", f"line {self.diag.lines_read}: {exc}"[:300])
+            self.diag.skip("malformed_json", f"line {n}: {exc}"[:300])
             return None
+        # Invalid UTF-8 or lone surrogates: json accepts them after a lossy decode.
+        self.diag.bad_value("invalid_unicode", f"line {n}: {exc}"[:300])
+        return record
 
     def feed_document(self, data: bytes) -> None:
         """Parse a whole rewritten-whole file. Only for ``append_only = False`` formats."""
@@ -167,6 +187,26 @@ class SessionParser:
         raise NotImplementedError
 
     # ---------------------------------------------------------------- recording
+    def count(self, value: Any, field: str) -> int:
+        """A token count from untrusted JSON (``text.to_int``), noting any value that
+        was not a plain non-negative integer in the diagnostics (absent is fine)."""
+        if type(value) is int and 0 <= value < _MAX_COUNT:
+            return value
+        if value is None:
+            return 0
+        shown = repr(value)[:40] if isinstance(value, str | int | float) else type(value).__name__
+        self.diag.bad_value(field, f"line {self.diag.lines_read}: {field} is {shown}")
+        return to_int(value)
+
+    def bad_type(self, value: Any, field: str) -> None:
+        """Note a field whose value has the wrong type (the parser ignores it)."""
+        self.diag.bad_value(field, f"line {self.diag.lines_read}: {field} is {type(value).__name__}")
+
+    def bad_time(self, value: Any, field: str = "timestamp") -> None:
+        """Note a time that is not a time, or not a plausible one (it is ignored)."""
+        shown = repr(value)[:40] if isinstance(value, str | int | float) else type(value).__name__
+        self.diag.bad_value(field, f"line {self.diag.lines_read}: {field} {shown} is not a plausible time")
+
     def see_timestamp(self, ts_ms: int | None) -> None:
         if ts_ms is None:
             return
@@ -241,7 +281,9 @@ class SessionParser:
         if s.prompt_preview is None:
             s.prompt_preview = one_line(text, _PREVIEW_CHARS)
         if self.detail and s.events is not None:
-            s.events.prompts.append(UserPrompt(text=cap(text, MAX_PROMPT_CHARS) or "", ts_ms=ts_ms, command=command))
+            s.events.prompts.append(
+                UserPrompt(text=cap(text, MAX_PROMPT_CHARS) or "", ts_ms=ts_ms, command=command)
+            )
 
     def start_tool(
         self,
@@ -336,6 +378,38 @@ class SessionParser:
 
 
 _COUNTED: Any = object()
+
+
+def decode_lossy(data: bytes) -> Any:
+    """``json.loads`` for what orjson rejects: bad UTF-8 and lone surrogates become U+FFFD.
+
+    Strings with lone surrogates cannot be encoded as UTF-8 (orjson refuses to
+    dump them, a UTF-8 terminal refuses to print them), so none may leave here.
+    Raises ``ValueError`` when the data is not JSON at all.
+    """
+    try:
+        return _scrub(json.loads(data.decode("utf-8", errors="replace")))
+    except RecursionError as exc:  # nesting deeper than the interpreter's stack
+        raise ValueError("nested too deeply") from exc
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _loads_or_none(data: bytes) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _as_text(value: Any) -> str | None:

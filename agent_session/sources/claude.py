@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import AgentSession, AgentType, FileAccess, TokenUsage, ToolEvent, ToolPath
-from ..text import parse_ts_ms, to_int
+from ..text import parse_ts_ms
 from ..tools import classify_tool, resolve_path, shell_paths
 from .base import SessionFile, SessionParser
 
@@ -217,11 +217,16 @@ class ClaudeParser(SessionParser):
         message = record.get("message")
         if rtype is None and isinstance(message, dict) and message.get("role") in ("assistant", "user"):
             rtype = message["role"]  # trimmed lines (ccusage fixtures) have no type
-        ts = self._ts(record.get("timestamp"))
+        raw_ts = record.get("timestamp")
+        ts = self._ts(raw_ts)
+        if ts is None and raw_ts is not None:
+            self.bad_time(raw_ts)
         if rtype == "assistant":
             self._see_envelope(record, ts)
             if isinstance(message, dict):
                 self._assistant(record, message, ts)
+            else:
+                self.bad_type(message, "message")
         elif rtype == "user":
             if isinstance(message, dict):
                 self._user(record, message, ts)
@@ -253,13 +258,17 @@ class ClaudeParser(SessionParser):
                 s.parent_session_id = sid
 
     def _assistant(self, record: dict[str, Any], message: dict[str, Any], ts: int | None) -> None:
-        model = message.get("model")
-        model = model if isinstance(model, str) and model else None
+        raw_model = message.get("model")
+        model = raw_model if isinstance(raw_model, str) and raw_model else None
+        if raw_model is not None and not isinstance(raw_model, str):
+            self.bad_type(raw_model, "message.model")
         usage = message.get("usage")
         if model != _SYNTHETIC_MODEL:
             if isinstance(usage, dict):
                 self._charge_message(record, message, model, usage, ts)
             else:
+                if usage is not None:  # absent in trimmed fixtures; a wrong type is a problem
+                    self.bad_type(usage, "message.usage")
                 self.see_model(model)
         content = message.get("content")
         if isinstance(content, list):
@@ -279,11 +288,12 @@ class ClaudeParser(SessionParser):
         raw: dict[str, Any],
         ts: int | None,
     ) -> None:
+        count = self.count
         counts = (
-            to_int(raw.get("input_tokens")),
-            to_int(raw.get("output_tokens")),
-            to_int(raw.get("cache_creation_input_tokens")),
-            to_int(raw.get("cache_read_input_tokens")),
+            count(raw.get("input_tokens"), "usage.input_tokens"),
+            count(raw.get("output_tokens"), "usage.output_tokens"),
+            count(raw.get("cache_creation_input_tokens"), "usage.cache_creation_input_tokens"),
+            count(raw.get("cache_read_input_tokens"), "usage.cache_read_input_tokens"),
         )
         msg_id = message.get("id")
         req_id = record.get("requestId")
@@ -297,7 +307,9 @@ class ClaudeParser(SessionParser):
                 return  # another block line of a message already charged
             self._best_totals[key] = total
         details = raw.get("output_tokens_details")
-        thinking = to_int(details.get("thinking_tokens")) if isinstance(details, dict) else 0
+        thinking = (
+            count(details.get("thinking_tokens"), "usage.thinking_tokens") if isinstance(details, dict) else 0
+        )
         usage = TokenUsage(
             input_tokens=counts[0],
             output_tokens=counts[1],

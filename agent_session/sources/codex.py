@@ -44,7 +44,7 @@ from ..model import (
     ToolPath,
     ToolStatus,
 )
-from ..text import parse_ts_ms, to_int
+from ..text import parse_ts_ms
 from ..tools import classify_tool, resolve_path, shell_paths, shell_script
 from .base import ParseContext, SessionFile, SessionParser
 
@@ -247,10 +247,20 @@ class CodexParser(SessionParser):
         return self.detail and sub in _DETAIL_EVENTS
 
     def _observe_ts(self, ts: str) -> None:
-        """Every line's time, decoded or not: end time, and where a replay ends."""
+        """Every line's time, decoded or not: end time, and where a replay ends.
+
+        The end time is the largest time *string*, so a junk one (``9999-99-99``)
+        must never win: it would freeze the end time for good. A new hour is
+        checked by parsing it, a later time within the same hour by its clock digits.
+        """
         if len(ts) < 19 or ts[10:11] != "T":
             return
         if ts > self._max_ts:
+            if ts[:13] == self._max_ts[:13]:
+                if not (ts[13] == ts[16] == ":" and ts[14:16] <= "59" and ts[17:19] <= "60"):
+                    return
+            elif parse_ts_ms(ts) is None:
+                return
             self._max_ts = ts
         if self._replaying and self._creation_sec is not None and ts[:19] > self._creation_sec:
             self._replaying = False
@@ -272,9 +282,14 @@ class CodexParser(SessionParser):
         if self._line_ts is None and isinstance(ts_raw, str):
             self._observe_ts(ts_raw)
         ts_ms = parse_ts_ms(ts_raw)
+        if ts_ms is None and ts_raw is not None:
+            self.bad_time(ts_raw)
         kind = record.get("type")
         payload = record.get("payload")
         if not isinstance(payload, dict):
+            if payload is not None:
+                self.bad_type(payload, "payload")
+                return
             self._handle_bare(record, kind, ts_ms)
             return
         replay = self._replaying
@@ -358,9 +373,11 @@ class CodexParser(SessionParser):
     def _token_count(self, payload: dict[str, Any], ts_ms: int | None, replay: bool) -> None:
         info = payload.get("info")
         if not isinstance(info, dict):
+            if info is not None:
+                self.bad_type(info, "info")
             return  # rate limits only
-        total = _totals(info.get("total_token_usage"))
-        last = _totals(info.get("last_token_usage"))
+        total = self._totals(info.get("total_token_usage"), "total_token_usage")
+        last = self._totals(info.get("last_token_usage"), "last_token_usage")
         model = _str(info.get("model")) or _str(payload.get("model")) or _str(info.get("model_name"))
         if model:
             self._model = model
@@ -371,8 +388,8 @@ class CodexParser(SessionParser):
         self._advance(total, last, ts_ms, None)
 
     def _usage_record(self, payload: dict[str, Any], ts_ms: int | None, replay: bool) -> None:
-        thread = _totals(payload.get("thread_token_usage"))
-        usage = _totals(payload.get("usage"))
+        thread = self._totals(payload.get("thread_token_usage"), "thread_token_usage")
+        usage = self._totals(payload.get("usage"), "usage")
         model = _str(payload.get("model"))
         if model:
             self._model = model
@@ -411,6 +428,21 @@ class CodexParser(SessionParser):
         usage = _to_ir(delta)
         if not usage.is_zero():
             self.record_usage(None, self._model, usage, ts_ms, rid)
+
+    def _totals(self, obj: Any, name: str) -> _Totals | None:
+        if not isinstance(obj, dict):
+            if obj is not None:
+                self.bad_type(obj, name)
+            return None
+        count = self.count
+        return (
+            count(obj.get("input_tokens"), f"{name}.input_tokens"),
+            count(obj.get("cached_input_tokens"), f"{name}.cached_input_tokens"),
+            count(obj.get("output_tokens"), f"{name}.output_tokens"),
+            count(obj.get("reasoning_output_tokens"), f"{name}.reasoning_output_tokens"),
+            count(obj.get("total_tokens"), f"{name}.total_tokens"),
+            count(obj.get("cache_write_input_tokens"), f"{name}.cache_write_input_tokens"),
+        )
 
     # --------------------------------------------------------------- prompts
     def _user_message(self, payload: dict[str, Any], ts_ms: int | None, replay: bool) -> None:
@@ -697,19 +729,6 @@ def _read_output(output: Any) -> tuple[str | None, int | None, bool | None]:
         if m:
             code = int(m.group(1))
     return text, code, failed
-
-
-def _totals(obj: Any) -> _Totals | None:
-    if not isinstance(obj, dict):
-        return None
-    return (
-        to_int(obj.get("input_tokens")),
-        to_int(obj.get("cached_input_tokens")),
-        to_int(obj.get("output_tokens")),
-        to_int(obj.get("reasoning_output_tokens")),
-        to_int(obj.get("total_tokens")),
-        to_int(obj.get("cache_write_input_tokens")),
-    )
 
 
 def _minus(a: _Totals, b: _Totals) -> _Totals:

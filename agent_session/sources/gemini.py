@@ -43,6 +43,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ import orjson
 from ..model import AgentType, FileAccess, TokenUsage, ToolPath
 from ..text import parse_ts_ms, to_int
 from ..tools import classify_tool, resolve_path, shell_paths
-from .base import ParseContext, SessionFile, SessionParser
+from .base import ParseContext, SessionFile, SessionParser, decode_lossy
 
 __all__ = [
     "GeminiLegacyParser",
@@ -105,7 +106,7 @@ def _ts(value: Any) -> int | None:
     return parse_ts_ms(value) if isinstance(value, str) else None
 
 
-def usage_from_tokens(tokens: dict[str, Any]) -> TokenUsage:
+def usage_from_tokens(tokens: dict[str, Any], count: Callable[[Any, str], int] | None = None) -> TokenUsage:
     """One message's ``tokens`` in IR meaning (DESIGN §3).
 
     ``input`` includes ``cached`` (so our total equals the CLI's ``total``);
@@ -113,12 +114,13 @@ def usage_from_tokens(tokens: dict[str, Any]) -> TokenUsage:
     ever record ``cached`` beside ``input`` instead, ``total`` says so and
     nothing is subtracted.
     """
-    inp = to_int(tokens.get("input"))
-    out = to_int(tokens.get("output"))
-    cached = to_int(tokens.get("cached"))
-    thoughts = to_int(tokens.get("thoughts"))
-    tool = to_int(tokens.get("tool"))
-    total = to_int(tokens.get("total"))
+    num = count or (lambda value, _field: to_int(value))
+    inp = num(tokens.get("input"), "tokens.input")
+    out = num(tokens.get("output"), "tokens.output")
+    cached = num(tokens.get("cached"), "tokens.cached")
+    thoughts = num(tokens.get("thoughts"), "tokens.thoughts")
+    tool = num(tokens.get("tool"), "tokens.tool")
+    total = num(tokens.get("total"), "tokens.total")
     beside = cached > 0 and total == inp + cached + out + thoughts + tool
     fresh = inp if beside or cached > inp else inp - cached
     return TokenUsage(
@@ -343,11 +345,18 @@ class GeminiParser(SessionParser):
             for msg in messages:
                 if isinstance(msg, dict) and isinstance(msg.get("id"), str):
                     self._message(msg, from_checkpoint=checkpoint)
+                else:
+                    self.bad_type(msg, "messages[]")
+        elif messages is not None:
+            self.bad_type(messages, "messages")
         self._resolve_cwd()
 
     def _message(self, msg: dict[str, Any], *, from_checkpoint: bool) -> None:
         mid: str = msg["id"]
-        ts = _ts(msg.get("timestamp"))
+        raw_ts = msg.get("timestamp")
+        ts = _ts(raw_ts)
+        if ts is None and raw_ts is not None:
+            self.bad_time(raw_ts)
         self.see_timestamp(ts)
         mtype = msg.get("type")
         if mtype == "gemini":
@@ -362,13 +371,15 @@ class GeminiParser(SessionParser):
         model = model if isinstance(model, str) and model else None
         tokens = msg.get("tokens")
         if isinstance(tokens, dict):
-            usage = usage_from_tokens(tokens)
+            usage = usage_from_tokens(tokens, self.count)
             key = ("gemini", mid)
             old = self._requests.get(key)
             # A rewrite that only adds tool calls repeats the tokens: nothing to re-charge.
             if old is None or old[0] != (model or "unknown") or old[1].as_tuple() != usage.as_tuple():
                 self.record_usage(key, model, usage, ts, response_id=mid)
         else:
+            if tokens is not None:
+                self.bad_type(tokens, "tokens")
             self.see_model(model)
         calls = msg.get("toolCalls")
         if isinstance(calls, list):
@@ -495,11 +506,12 @@ class GeminiLegacyParser(GeminiParser):
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             try:
-                doc = json.loads(data.decode("utf-8", errors="replace"))
+                doc = decode_lossy(data)
             except ValueError:
                 reason = "malformed_json" if data.rstrip().endswith(b"}") else "truncated_json"
                 self.diag.skip(reason, f"{reason}: {exc}"[:300])
                 return
+            self.diag.bad_value("invalid_unicode", f"document: {exc}"[:300])
         if not isinstance(doc, dict):
             self.diag.skip("not_an_object", f"document is {type(doc).__name__}, not an object")
             return

@@ -12,6 +12,7 @@ from typing import Any
 from textual.pilot import Pilot
 from tui_helpers import Corpus, FakeProbe, settled, wait_for
 
+from agent_session.synthetic import claude as synth_claude
 from tui_app.app import MonitorApp
 from tui_app.widgets import ToolCallsScreen
 
@@ -45,7 +46,11 @@ def test_tool_call_drill_down(snap_compare: Any, make_app: Callable[..., Monitor
         await pilot.press("enter")
         await wait_for(
             pilot,
-            lambda: isinstance(app.screen, ToolCallsScreen) and app.screen.table.row_count == 25,
+            lambda: (
+                isinstance(app.screen, ToolCallsScreen)
+                and app.screen.table.row_count
+                == synth_claude.expected_tool_count(corpus.spec("claude", 0).spec)
+            ),
             "the tool calls",
         )
         await pilot.press("down", "down")

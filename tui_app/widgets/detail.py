@@ -62,6 +62,7 @@ def render_detail(
     *,
     home: str | None = None,
     match: MatchView | None = None,
+    total_cost: float | None = None,
 ) -> Text:
     doc = _Doc()
     if view is None:
@@ -72,7 +73,7 @@ def render_detail(
         doc.add(f"{view.key}\n", "bold").add(view.error or "loading…", _DIM)
         return doc.text
     _header(doc, s, now, home, match)
-    _tokens(doc, s)
+    _tokens(doc, s, total_cost)
     _tools(doc, s)
     _files(doc, s, home)
     _prompts(doc, s)
@@ -112,19 +113,21 @@ def _header(doc: _Doc, s: AgentSession, now: float, home: str | None, match: Mat
         )
 
 
-def _tokens(doc: _Doc, s: AgentSession) -> None:
+def _tokens(doc: _Doc, s: AgentSession, total_cost: float | None) -> None:
     u = s.usage
     doc.heading("Tokens")
     total = u.total_tokens + s.subagent_usage.total_tokens
     doc.add(f"  total {fmt_tokens(total)}", "bold").add(f"  ({total:,})")
-    doc.add(f"   cost {fmt_cost(s.cost_usd)}", "bold")
+    cost = total_cost if total_cost is not None else s.cost_usd
+    doc.add(f"   cost {fmt_cost(cost)}", "bold")
     if s.unpriced_models:
         doc.add(f"  (no price for {', '.join(s.unpriced_models)})", _DIM)
     doc.add(f"   {s.request_count} requests\n")
     _usage_line(doc, u)
     if s.subagent_ids:
+        own_cost = f" ({fmt_cost(s.cost_usd)})" if s.cost_usd is not None else ""
         doc.add(
-            f"  own {fmt_tokens(u.total_tokens)} + {len(s.subagent_ids)} subagent(s) "
+            f"  own {fmt_tokens(u.total_tokens)}{own_cost} + {len(s.subagent_ids)} subagent(s) "
             f"{fmt_tokens(s.subagent_usage.total_tokens)}\n",
             _DIM,
         )
@@ -198,10 +201,19 @@ class DetailPane(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Text("Waiting for the first refresh…", style=_DIM), id="detail-body")
 
-    def show(self, view: DetailView | None, now: float, *, home: str | None, match: MatchView | None) -> bool:
-        fp = (view.fingerprint if view is not None else None, match)
+    def show(
+        self,
+        view: DetailView | None,
+        now: float,
+        *,
+        home: str | None,
+        match: MatchView | None,
+        total_cost: float | None = None,
+    ) -> bool:
+        fp = (view.fingerprint if view is not None else None, match, total_cost)
         if fp == self._fingerprint:
             return False
         self._fingerprint = fp
-        self.query_one("#detail-body", Static).update(render_detail(view, now, home=home, match=match))
+        text = render_detail(view, now, home=home, match=match, total_cost=total_cost)
+        self.query_one("#detail-body", Static).update(text)
         return True

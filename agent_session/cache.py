@@ -36,8 +36,8 @@ from pathlib import Path
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .model import AgentSession
-from .sources.base import SessionFile
+from .model import AgentSession, AgentType
+from .sources.base import ParseContext, SessionFile
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -104,13 +104,25 @@ def code_fingerprint() -> str:
 
 def file_key(sf: SessionFile) -> str:
     """What discovery says about a file that changes how it parses."""
+    return _key_head(sf.agent_type, sf.parser_cls, sf.codec, sf.priority) + _context_digest(sf.context)
+
+
+@lru_cache(maxsize=256)
+def _key_head(agent: AgentType, cls: type, codec: str | None, priority: int) -> str:
+    return f"{agent.value}|{cls.__module__}.{cls.__qualname__}|{codec or ''}|{priority}|"
+
+
+_DEFAULT_CONTEXT = ParseContext()
+
+
+def _context_digest(ctx: ParseContext) -> str:
+    if ctx == _DEFAULT_CONTEXT:
+        return "-"  # most files: nothing known from outside the file
     try:
-        ctx = orjson.dumps(asdict(sf.context), option=orjson.OPT_SORT_KEYS, default=str)
+        data = orjson.dumps(asdict(ctx), option=orjson.OPT_SORT_KEYS, default=str)
     except TypeError:
-        ctx = repr(sf.context).encode()
-    cls = sf.parser_cls
-    digest = hashlib.blake2b(ctx, digest_size=8).hexdigest()
-    return f"{sf.agent_type.value}|{cls.__module__}.{cls.__qualname__}|{sf.codec or ''}|{sf.priority}|{digest}"
+        data = repr(ctx).encode()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -297,7 +309,7 @@ class SummaryCache:
 def encode_entry(e: CacheEntry) -> bytes | None:
     """The entry's cache line, or None when the summary cannot be written as JSON (it is then re-parsed)."""
     try:
-        session = e.session.__pydantic_serializer__.to_json(e.session)
+        session = e.session.__pydantic_serializer__.to_json(e.session, exclude_computed_fields=True)
     except Exception:
         return None
     key = orjson.dumps([e.path, e.dev, e.ino, e.size, e.mtime_ns, e.file_key, e.offset, e.tail_fed])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import AgentType
-from .sources.base import SessionFile
+from .sources.base import SessionFile, collect_walk_errors
 
 __all__ = ["AgentHomes", "find_session_files"]
 
@@ -67,7 +67,9 @@ class AgentHomes:
         return cls(claude=_dedupe(claude), codex=_dedupe(codex), gemini=(gemini_home / ".gemini",))
 
     def roots(self, agent: AgentType) -> tuple[Path, ...]:
-        return {AgentType.CLAUDE: self.claude, AgentType.CODEX: self.codex, AgentType.GEMINI: self.gemini}[agent]
+        return {AgentType.CLAUDE: self.claude, AgentType.CODEX: self.codex, AgentType.GEMINI: self.gemini}[
+            agent
+        ]
 
     def existing(self) -> dict[AgentType, list[Path]]:
         """Roots that exist, per agent (an agent with none is simply not installed)."""
@@ -95,20 +97,29 @@ def _dedupe(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(out)
 
 
-def find_session_files(homes: AgentHomes, agents: Iterable[AgentType] | None = None) -> list[SessionFile]:
+def find_session_files(
+    homes: AgentHomes, agents: Iterable[AgentType] | None = None, *, errors: dict[str, str] | None = None
+) -> list[SessionFile]:
     """Every session file under the homes, for the chosen agents. Never capped.
 
     Unreadable or vanished directories are skipped (the walkers use scandir and
-    tolerate ``OSError``), so one bad folder never hides the rest.
+    tolerate ``OSError``), so one bad folder never hides the rest. With
+    ``errors``, what could not be listed or is no regular file despite a
+    session file's name (permission denied, a symlink loop, a folder or FIFO
+    named ``*.jsonl``) is added to it by path, so it can be reported: an
+    unreadable folder hides every session inside it. Missing paths are not errors.
     """
     from .sources import registry
 
     wanted = set(agents) if agents is not None else set(AgentType)
     files: list[SessionFile] = []
-    for agent in AgentType:
-        if agent not in wanted:
-            continue
-        source = registry.source_for(agent)
-        for root in homes.roots(agent):
-            files.extend(source.find_session_files(root))
+    with collect_walk_errors() as found_errors:
+        for agent in AgentType:
+            if agent not in wanted:
+                continue
+            source = registry.source_for(agent)
+            for root in homes.roots(agent):
+                files.extend(source.find_session_files(root))
+    if errors is not None:
+        errors.update(found_errors)
     return files

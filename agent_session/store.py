@@ -1,10 +1,27 @@
 """SessionStore: every session under the agent homes, kept up to date cheaply.
 
-``refresh()`` walks the homes (directory listings and ``stat`` only), reads the
-bytes appended since the last call, re-parses what was truncated, replaced or
-is rewritten whole, and drops what vanished. Summaries of all sessions stay in
-memory; full events are parsed on demand for the few sessions a user opens
-(:meth:`SessionStore.detail`) and then followed incrementally too.
+``refresh()`` finds the session files, reads the bytes appended since the last
+call, re-parses what was truncated, replaced or is rewritten whole, and drops
+what vanished. Summaries of all sessions stay in memory; full events are
+parsed on demand for the few sessions a user opens (:meth:`SessionStore.detail`)
+and then followed incrementally too.
+
+What makes a large history cheap (DESIGN §4, §8):
+
+- **Walk less.** Discovery runs again only when a directory under the session
+  trees changed (directory mtimes are checked, not listed); otherwise a
+  refresh only ``stat``s the known files, and with ``changed=`` hints (from a
+  file watcher) only the files named.
+- **Parse once.** With a persistent cache (``cache=True``) a file whose stat
+  and parser version match its cache entry is not read at all.
+- **Both cores.** A large initial parse is split across worker processes
+  (:func:`scan_files`), each handing back the summary and the pickled parser, so
+  a later append to any file is still read incrementally.
+- **Newest first.** ``refresh(budget=…)`` parses the most recently modified
+  files until the time budget is spent and leaves the rest to worker processes
+  in the background; later refreshes take in what they finished. A monitor
+  paints the live sessions at once and shows ``RefreshStats.pending`` until
+  the history is complete.
 
 Sessions handed out are snapshots: treat them as read-only values. A new
 snapshot object replaces a session whenever its file changes, so a caller can
@@ -13,22 +30,52 @@ compare by identity to see what changed.
 
 from __future__ import annotations
 
+import bisect
+import concurrent.futures as cf
+import multiprocessing
 import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pydantic import TypeAdapter, ValidationError
+
+from .cache import CacheEntry, SummaryCache, cache_disabled_by_env, file_key
 from .discovery import AgentHomes, find_session_files
 from .model import AgentSession, AgentType, TokenUsage
-from .reader import TrackedFile
+from .reader import FileCursor, TrackedFile
 from .sources.base import SessionFile
 
-__all__ = ["RefreshStats", "SessionLookupError", "SessionStore"]
+__all__ = ["RefreshStats", "SessionLookupError", "SessionStore", "scan_files"]
 
 #: How many opened sessions keep a full-detail parser alive.
 DETAIL_CACHE_SIZE = 4
+#: Below this many bytes to parse, worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 24 * 1024 * 1024
+#: Work is handed to workers in batches of about this many bytes (big files alone):
+#: larger when the caller waits for all of it, smaller for a background fill so
+#: sessions arrive in a steady stream, newest first.
+BATCH_BYTES = 6 * 1024 * 1024
+BACKGROUND_BATCH_BYTES = 2 * 1024 * 1024
+#: With ``changed=`` hints, every known file is still stat'ed this often (a missed event).
+FULL_STAT_INTERVAL = 10.0
+#: A complete store saves its cache at most this often while it keeps changing.
+CACHE_SAVE_INTERVAL = 60.0
+#: Directory mtimes this close to the walk may hide a change made in the same tick.
+_RACY_NS = 2_000_000_000
+
+#: Where each agent keeps session files under its home, and how deep they nest.
+#: Only these trees are watched for new or vanished files (a home holds much else).
+_SESSION_TREES: dict[AgentType, tuple[tuple[str, int], ...]] = {
+    AgentType.CLAUDE: (("projects", 8),),
+    AgentType.CODEX: (("sessions", 5), ("archived_sessions", 1)),
+    AgentType.GEMINI: (("tmp", 4),),
+}
+#: Small files discovery reads to resolve a session's context: a change means rediscovery.
+_MAPPING_FILES = frozenset({"projects.json", ".project_root"})
 
 
 class SessionLookupError(LookupError):
@@ -56,12 +103,40 @@ class RefreshStats:
     errors: int = 0
     seconds: float = 0.0
     changed_paths: list[str] = field(default_factory=list)
+    #: Files whose first parse is still to come (``refresh(budget=…)``): progress is
+    #: ``files_seen - pending`` of ``files_seen``.
+    pending: int = 0
+    #: Files taken from the persistent cache without reading them.
+    cache_hits: int = 0
+    #: Files parsed by worker processes (this refresh).
+    parsed_by_workers: int = 0
+    #: True when discovery walked the homes (False: directory mtimes showed nothing new).
+    discovered: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return self.pending == 0
 
 
 class SessionStore:
-    """Parsed state of every session file under ``homes``; thread-safe."""
+    """Parsed state of every session file under ``homes``; thread-safe.
 
-    def __init__(self, homes: AgentHomes | None = None, *, agents: Iterable[AgentType] | None = None) -> None:
+    ``cache``: None/False (default) for none, True for the user cache dir
+    (``$AGENTSESSION_CACHE_DIR`` or ``~/.cache/agentsession``; the
+    ``AGENTSESSION_NO_CACHE`` variable turns it off), a directory, or a
+    :class:`~agent_session.cache.SummaryCache`. ``workers``: processes for a
+    large initial parse (None: one per available core; 0 or 1: parse here).
+    """
+
+    def __init__(
+        self,
+        homes: AgentHomes | None = None,
+        *,
+        agents: Iterable[AgentType] | None = None,
+        cache: bool | str | Path | SummaryCache | None = None,
+        workers: int | None = None,
+        parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+    ) -> None:
         self.homes = homes if homes is not None else AgentHomes.resolve()
         self.agents = frozenset(agents) if agents is not None else frozenset(AgentType)
         self._files: dict[str, TrackedFile] = {}
@@ -69,58 +144,173 @@ class SessionStore:
         #: Store-level problems (a file that cannot be read), by path.
         self.errors: dict[str, str] = {}
         self._sessions: list[AgentSession] | None = None
+        self._index = _SessionIndex()
+        #: Paths whose summary may have changed since the index last looked.
+        self._stale: set[str] = set()
         self._lock = threading.RLock()
         self.generation = 0
+        self.workers = _available_cores() if workers is None else max(0, workers)
+        self.parallel_min_bytes = parallel_min_bytes
+        self._tree = _TreeState()
+        self._discoveries = 0
+        self._roots: tuple[str, ...] | None = None
+        self._last_full_stat = 0.0
+        #: Files waiting for their first parse, with the stat that queued them.
+        self._pending: dict[str, os.stat_result] = {}
+        self._pool: cf.ProcessPoolExecutor | None = None
+        #: Batches handed to workers, with the tracked files they were taken from.
+        self._jobs: dict[cf.Future[list[ScanResult]], list[TrackedFile]] = {}
+        #: Paths taken from the cache in the current refresh (changed, but nothing new to save).
+        self._from_cache: set[str] = set()
+        self.cache = _make_cache(cache, self.homes, self.agents)
+        self._cache_entries: dict[str, CacheEntry] | None = None
+        self._cache_dirty = False
+        self._cache_saved_once = False
 
     # ------------------------------------------------------------------ refresh
-    def refresh(self) -> RefreshStats:
-        """Discover files and bring every parser up to date."""
+    def refresh(self, *, budget: float | None = None, changed: Iterable[str] | None = None) -> RefreshStats:
+        """Discover files and bring every parser up to date.
+
+        ``budget`` (seconds): parse new files newest first for about that long
+        and leave the rest for later refreshes (worker processes carry on in
+        the background meanwhile); ``stats.pending`` says how many are left.
+        Without it the call returns with every file parsed.
+
+        ``changed``: paths a file watcher reported (new, modified or deleted).
+        When given, only those files are looked at, and the directories are
+        checked only when a hint names something new or gone under a session
+        tree; every file is still stat'ed every ``FULL_STAT_INTERVAL`` in case
+        the watcher missed an event. The cost then depends on what changed, not
+        on the size of the history.
+        """
         started = time.perf_counter()
         stats = RefreshStats()
-        found = find_session_files(self.homes, self.agents)
         with self._lock:
-            seen: set[str] = set()
-            for sf in found:
-                key = str(sf.path)
-                if key in seen:
-                    continue
-                seen.add(key)
-                tracked = self._files.get(key)
-                if tracked is None:
-                    tracked = self._files[key] = TrackedFile(sf)
-                    stats.added += 1
-                elif tracked.file != sf:
-                    # Same path, new facts (e.g. a Gemini project mapping appeared): start over.
-                    tracked = self._files[key] = TrackedFile(sf)
-                    stats.changed += 1
-                self._update(tracked, stats)
-            for key in [k for k in self._files if k not in seen]:
-                del self._files[key]
-                self._detail.pop(key, None)
-                self.errors.pop(key, None)
-                stats.removed += 1
-                stats.changed_paths.append(key)
+            self._load_cache()
+            hinted = set(changed) if changed is not None else None
+            due = time.monotonic() - self._last_full_stat > FULL_STAT_INTERVAL
+            if hinted is None or due or self._discoveries < 2 or self._hints_need_walk(hinted):
+                found = self._discover(stats)
+                full = hinted is None or due or found is not None
+            else:
+                found, full = None, False
+            if found is not None:
+                self._apply_discovery(found, stats)
+            if full:
+                self._last_full_stat = time.monotonic()
+                targets: Iterable[str] = list(self._files)
+            else:
+                assert hinted is not None
+                targets = [p for p in hinted if p in self._files]
+            for key in targets:
+                if key not in self._pending:
+                    self._update(self._files[key], stats)
+            self._harvest(stats, wait=False)
+            self._parse_pending(stats, started, budget)
             for key, tracked in list(self._detail.items()):
-                if key in seen:
+                if key in self._files and (full or key in (hinted or ())):
                     self._update(tracked, None)
-            stats.files_seen = len(seen)
+            stats.files_seen = len(self._files)
+            stats.pending = len(self._pending)
             if stats.changed_paths:
+                self._stale.update(stats.changed_paths)
                 self._sessions = None
                 self.generation += 1
+                if any(p not in self._from_cache for p in stats.changed_paths):
+                    self._cache_dirty = True
+            self._from_cache.clear()
+            self._maybe_save_cache()
         stats.seconds = time.perf_counter() - started
         return stats
+
+    def _hints_need_walk(self, hinted: set[str]) -> bool:
+        """A hint about a file we do not know (or that is gone) under a session tree."""
+        roots = self._tree_roots()
+        for path in hinted:
+            if path in self._files:
+                if not os.path.exists(path):
+                    return True
+            elif path.startswith(roots) or os.path.basename(path) in _MAPPING_FILES:
+                return True
+        return False
+
+    def _tree_roots(self) -> tuple[str, ...]:
+        if self._roots is None:
+            self._roots = tuple(
+                os.path.join(root, sub)
+                for agent in self.agents
+                for root in self.homes.roots(agent)
+                for sub, _depth in _SESSION_TREES.get(agent, ())
+            )
+        return self._roots
+
+    def _discover(self, stats: RefreshStats) -> list[SessionFile] | None:
+        """The session files, or None when no directory changed since the last walk."""
+        if not self._tree.changed():
+            return None
+        if self._discoveries:
+            # Not on the first call: a one-shot caller (the CLI) never needs the mtimes.
+            self._tree.record(self.homes, self.agents)
+        self._discoveries += 1
+        stats.discovered = True
+        return find_session_files(self.homes, self.agents)
+
+    def _apply_discovery(self, found: list[SessionFile], stats: RefreshStats) -> None:
+        seen: set[str] = set()
+        for sf in found:
+            key = str(sf.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            tracked = self._files.get(key)
+            if tracked is not None and tracked.file == sf:
+                continue
+            if tracked is None:
+                stats.added += 1
+            else:
+                # Same path, new facts (e.g. a Gemini project mapping appeared): start over.
+                stats.changed += 1
+                if tracked.ready:
+                    stats.changed_paths.append(key)
+            self._detail.pop(key, None)
+            tracked = self._files[key] = TrackedFile(sf)
+            self._queue(tracked, stats)
+        for key in [k for k in self._files if k not in seen]:
+            was_ready = self._files[key].ready
+            del self._files[key]
+            self._pending.pop(key, None)
+            self._detail.pop(key, None)
+            self.errors.pop(key, None)
+            stats.removed += 1
+            if was_ready:
+                stats.changed_paths.append(key)
+
+    def _queue(self, tracked: TrackedFile, stats: RefreshStats) -> None:
+        """A new file: take it from the cache when it matches, else queue its first parse."""
+        stat_ns = time.time_ns()
+        try:
+            st = os.stat(tracked.path)
+        except OSError as exc:
+            self._fail(tracked, exc, stats)
+            return
+        entry = self._cache_entries.get(tracked.path) if self._cache_entries else None
+        if entry is not None and entry.matches(st, file_key(tracked.file)):
+            cursor = FileCursor(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, entry.offset)
+            tracked.adopt(cursor, entry.session, tail_fed=entry.tail_fed, stat_ns=stat_ns)
+            stats.cache_hits += 1
+            stats.changed_paths.append(tracked.path)
+            self._from_cache.add(tracked.path)
+            return
+        self._pending[tracked.path] = st
 
     def _update(self, tracked: TrackedFile, stats: RefreshStats | None) -> None:
         try:
             read = tracked.update()
         except (OSError, ValueError) as exc:
-            msg = f"{type(exc).__name__}: {exc}"
-            tracked.error = msg
             if stats is not None:
-                if self.errors.get(tracked.path) != msg:
-                    stats.changed_paths.append(tracked.path)
-                self.errors[tracked.path] = msg
-                stats.errors += 1
+                self._fail(tracked, exc, stats)
+            else:
+                tracked.error = f"{type(exc).__name__}: {exc}"
             return
         if stats is not None:
             if tracked.path in self.errors:
@@ -132,6 +322,174 @@ class SessionStore:
                 if tracked.path not in stats.changed_paths:
                     stats.changed_paths.append(tracked.path)
 
+    def _fail(self, tracked: TrackedFile, exc: BaseException, stats: RefreshStats) -> None:
+        msg = f"{type(exc).__name__}: {exc}"
+        tracked.error = msg
+        if self.errors.get(tracked.path) != msg:
+            stats.changed_paths.append(tracked.path)
+        self.errors[tracked.path] = msg
+        stats.errors += 1
+
+    # ----------------------------------------------------------- first parses
+    def _parse_pending(self, stats: RefreshStats, started: float, budget: float | None) -> None:
+        queued = [p for p in self._pending if p not in self._in_jobs()]
+        if not queued:
+            if budget is None:
+                self._harvest(stats, wait=True)
+            return
+        # Newest first: the sessions a user is most likely looking at come first.
+        queued.sort(key=lambda p: self._pending[p].st_mtime_ns, reverse=True)
+        if budget is None:
+            todo = sum(self._pending[p].st_size for p in queued)
+            if self._parallel_ok(todo):
+                self._submit(_by_size(queued, self._pending), BATCH_BYTES)
+                self._harvest(stats, wait=True)
+            self._parse_here(queued, stats)
+            return
+        deadline = started + budget
+        rest = self._parse_here(queued, stats, deadline)
+        if rest:
+            todo = sum(self._pending[p].st_size for p in rest)
+            if self.workers >= 1 and todo >= self.parallel_min_bytes:
+                self._submit(rest, BACKGROUND_BATCH_BYTES)  # newest first, in the background
+
+    def _parse_here(self, paths: list[str], stats: RefreshStats, deadline: float | None = None) -> list[str]:
+        """Parse in this process until ``deadline``; returns the paths left."""
+        for i, path in enumerate(paths):
+            if deadline is not None and i and time.perf_counter() >= deadline:
+                return paths[i:]
+            if self._pending.pop(path, None) is None:
+                continue
+            tracked = self._files.get(path)
+            if tracked is None:
+                continue
+            self._update(tracked, stats)
+            if tracked.ready and tracked.path not in stats.changed_paths:
+                stats.changed_paths.append(tracked.path)
+        return []
+
+    def _parallel_ok(self, todo_bytes: int) -> bool:
+        return self.workers >= 2 and todo_bytes >= self.parallel_min_bytes
+
+    def _in_jobs(self) -> set[str]:
+        return {t.path for batch in self._jobs.values() for t in batch}
+
+    def _submit(self, paths: list[str], batch_bytes: int) -> None:
+        pool = self._ensure_pool()
+        for batch in _batches(paths, self._pending, batch_bytes):
+            tracked = [self._files[p] for p in batch]
+            fut = pool.submit(scan_files, [t.file for t in tracked])
+            self._jobs[fut] = tracked
+
+    def _ensure_pool(self) -> cf.ProcessPoolExecutor:
+        if self._pool is None:
+            n = max(1, min(self.workers, 32))
+            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_mp_context())
+        return self._pool
+
+    def _harvest(self, stats: RefreshStats, *, wait: bool) -> None:
+        """Take in what workers finished (all of it with ``wait``); shut the pool down when idle."""
+        if not self._jobs:
+            return
+        done: Iterator[cf.Future[list[ScanResult]]]
+        if wait:
+            done = cf.as_completed(list(self._jobs))
+        else:
+            done = iter([f for f in list(self._jobs) if f.done()])
+        for fut in done:
+            batch = self._jobs.pop(fut)
+            try:
+                results = fut.result()
+            except Exception:  # noqa: BLE001 - a broken worker: parse its files here instead
+                results = []
+            self._adopt_results(results, {t.path: t for t in batch}, stats)
+            left = [t.path for t in batch if t.path in self._pending and self._files.get(t.path) is t]
+            if left:
+                self._parse_here(left, stats)
+        if not self._jobs and self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def _adopt_results(
+        self, results: list[ScanResult], submitted: dict[str, TrackedFile], stats: RefreshStats
+    ) -> None:
+        ok = [r for r in results if r.snapshot is not None]
+        sessions = _decode_snapshots([r.snapshot for r in ok if r.snapshot is not None])
+        for r, snap in zip(ok, sessions, strict=True):
+            tracked = self._files.get(r.path)
+            if r.path not in self._pending or tracked is None or tracked is not submitted.get(r.path):
+                continue  # vanished, replaced or already parsed meanwhile: the worker's result is moot
+            if snap is None:
+                continue  # left pending: parsed here by the caller
+            del self._pending[r.path]
+            tracked.adopt(r.cursor, snap, state=r.state, tail_fed=r.tail_fed, stat_ns=r.stat_ns)
+            stats.parsed_by_workers += 1
+            stats.files_read += 1
+            stats.bytes_read += r.cursor.offset
+            stats.changed_paths.append(r.path)
+
+    def close(self) -> None:
+        """Stop background workers and write the cache if it is due. The store stays usable."""
+        with self._lock:
+            if self._pool is not None:
+                for fut in self._jobs:
+                    fut.cancel()
+                self._jobs.clear()
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
+            if not self._pending:
+                self.save_cache()
+
+    # --------------------------------------------------------------- the cache
+    def _load_cache(self) -> None:
+        if self._cache_entries is not None or self.cache is None:
+            return
+        self._cache_entries = self.cache.load()
+
+    def _maybe_save_cache(self) -> None:
+        if self.cache is None or self._pending or not self._cache_dirty:
+            return
+        if self._cache_saved_once and time.monotonic() - self.cache.saved_at < CACHE_SAVE_INTERVAL:
+            return
+        self.save_cache()
+
+    def save_cache(self) -> bool:
+        """Write every settled summary to the persistent cache now (False: no cache, or it failed)."""
+        with self._lock:
+            if self.cache is None:
+                return False
+            old = self._cache_entries or {}
+            entries: list[CacheEntry] = []
+            for path, tracked in self._files.items():
+                if path in self._pending or not tracked.settled():
+                    continue  # never parsed, unreadable, or written too recently to trust its mtime
+                c = tracked.cursor
+                prev = old.get(path)
+                snap = tracked.snapshot()
+                raw = prev.raw if prev is not None and prev.session is snap else None
+                entries.append(
+                    CacheEntry(
+                        path, c.dev, c.ino, c.size, c.mtime_ns, file_key(tracked.file), c.offset,
+                        tracked.tail_fed, snap, raw,
+                    )
+                )  # fmt: skip
+            ok = self.cache.save(entries)
+            if ok:
+                self._cache_entries = {e.path: e for e in entries}
+                self._cache_dirty = False
+                self._cache_saved_once = True
+            return ok
+
+    @property
+    def cache_diagnostic(self) -> str | None:
+        """Why the persistent cache was ignored or not written (None when fine or off)."""
+        return self.cache.diagnostic if self.cache is not None else None
+
+    def progress(self) -> tuple[int, int]:
+        """``(files parsed, files known)``: the history is complete when both are equal."""
+        with self._lock:
+            return len(self._files) - len(self._pending), len(self._files)
+
     # ------------------------------------------------------------------ queries
     def sessions(self) -> list[AgentSession]:
         """All sessions (summaries, no events), one per session id, subagent usage rolled up."""
@@ -141,34 +499,14 @@ class SessionStore:
             return list(self._sessions)
 
     def _build(self) -> list[AgentSession]:
-        best: dict[tuple[AgentType, str], tuple[tuple[int, int], AgentSession]] = {}
-        for tracked in self._files.values():
-            if tracked.parser is None:
-                continue
-            snap = tracked.snapshot()
-            rank = (tracked.file.priority, snap.last_activity_ms or 0)
-            key = (snap.agent_type, snap.session_id)
-            current = best.get(key)
-            if current is None or rank > current[0]:
-                best[key] = (rank, snap)
-        sessions = [s for _, s in best.values()]
-        children: dict[tuple[AgentType, str], list[AgentSession]] = {}
-        for s in sessions:
-            if s.parent_session_id:
-                children.setdefault((s.agent_type, s.parent_session_id), []).append(s)
-        out: list[AgentSession] = []
-        for s in sessions:
-            kids = children.get((s.agent_type, s.session_id))
-            if kids:
-                rolled = TokenUsage()
-                for k in kids:
-                    rolled.add(k.usage)
-                s = s.model_copy(
-                    update={"subagent_usage": rolled, "subagent_ids": sorted(k.session_id for k in kids)}
-                )
-            out.append(s)
-        out.sort(key=lambda s: (s.last_activity_ms or 0), reverse=True)
-        return out
+        stale, self._stale = self._stale, set()
+        for path in stale:
+            tracked = self._files.get(path)
+            if tracked is not None and tracked.ready:
+                self._index.put(path, tracked.file.priority, tracked.snapshot())
+            else:
+                self._index.drop(path)
+        return self._index.ordered()
 
     def get(self, session_id: str) -> AgentSession | None:
         for s in self.sessions():
@@ -233,3 +571,281 @@ class SessionStore:
             return os.stat(path).st_mtime_ns // 1_000_000
         except OSError:
             return None
+
+
+# ------------------------------------------------------------------ session index
+_Key = tuple[AgentType, str]
+
+
+class _SessionIndex:
+    """One session per ``(agent, id)`` with subagent usage rolled up, updated per changed file.
+
+    A refresh that touched one file costs the index that file, its session
+    and its parent, not a pass over the whole history. Several files may hold
+    one session id (a Gemini ``.jsonl`` beside its legacy ``.json``, a copy in
+    an old project folder): the one with the highest discovery priority, then
+    the latest activity, then the smallest path wins.
+    """
+
+    def __init__(self) -> None:
+        self._candidates: dict[_Key, dict[str, tuple[tuple[int, int], AgentSession]]] = {}
+        self._key_of: dict[str, _Key] = {}
+        self._winner: dict[_Key, AgentSession] = {}
+        self._children: dict[_Key, set[_Key]] = {}
+        self._parent_of: dict[_Key, _Key] = {}
+        self._final: dict[_Key, AgentSession] = {}
+        #: ``(sort key, key)`` of every final session, kept sorted (most recent first).
+        self._order: list[tuple[tuple[int, str, str], _Key]] = []
+        self._sort_key: dict[_Key, tuple[int, str, str]] = {}
+        self._ordered: list[AgentSession] | None = None
+
+    def put(self, path: str, priority: int, snap: AgentSession) -> None:
+        key = (snap.agent_type, snap.session_id)
+        self.drop(path, settle=key != self._key_of.get(path))
+        self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
+        self._key_of[path] = key
+        self._settle(key)
+
+    def drop(self, path: str, *, settle: bool = True) -> None:
+        key = self._key_of.pop(path, None)
+        if key is None:
+            return
+        group = self._candidates.get(key)
+        if group is not None:
+            group.pop(path, None)
+            if not group:
+                del self._candidates[key]
+        if settle:
+            self._settle(key)
+
+    def _settle(self, key: _Key) -> None:
+        """Pick the key's winner again and redo the roll-ups it takes part in."""
+        group = self._candidates.get(key)
+        old_parent = self._parent_of.pop(key, None)
+        if old_parent is not None:
+            kids = self._children.get(old_parent)
+            if kids is not None:
+                kids.discard(key)
+                if not kids:
+                    del self._children[old_parent]
+        if not group:
+            self._winner.pop(key, None)
+            self._set_final(key, None)
+        else:
+            best = min(group.items(), key=lambda kv: (-kv[1][0][0], -kv[1][0][1], kv[0]))[1][1]
+            self._winner[key] = best
+            if best.parent_session_id:
+                parent = (best.agent_type, best.parent_session_id)
+                self._parent_of[key] = parent
+                self._children.setdefault(parent, set()).add(key)
+            self._roll_up(key)
+        for parent in {old_parent, self._parent_of.get(key)}:
+            if parent is not None and parent in self._winner:
+                self._roll_up(parent)
+        self._ordered = None
+
+    def _roll_up(self, key: _Key) -> None:
+        s = self._winner[key]
+        kids = [self._winner[k] for k in self._children.get(key, ()) if k in self._winner]
+        if kids:
+            rolled = TokenUsage()
+            for k in kids:
+                rolled.add(k.usage)
+            s = s.model_copy(update={"subagent_usage": rolled, "subagent_ids": sorted(k.session_id for k in kids)})
+        self._set_final(key, s)
+
+    def _set_final(self, key: _Key, s: AgentSession | None) -> None:
+        old = self._sort_key.pop(key, None)
+        if old is not None:
+            i = bisect.bisect_left(self._order, (old, key))
+            if i < len(self._order) and self._order[i] == (old, key):
+                del self._order[i]
+        if s is None:
+            self._final.pop(key, None)
+            return
+        self._final[key] = s
+        # Most recently active first; ties by agent, then id, so the order never flickers.
+        sk = (-(s.last_activity_ms or 0), s.agent_type.value, s.session_id)
+        self._sort_key[key] = sk
+        bisect.insort(self._order, (sk, key))
+
+    def ordered(self) -> list[AgentSession]:
+        if self._ordered is None:
+            final = self._final
+            self._ordered = [final[k] for _, k in self._order]
+        return self._ordered
+
+
+# ------------------------------------------------------------------ workers
+@dataclass
+class ScanResult:
+    """One file parsed by a worker: its summary as IR JSON and its pickled parser."""
+
+    path: str
+    cursor: FileCursor
+    tail_fed: bool
+    stat_ns: int
+    snapshot: bytes | None
+    state: bytes | None
+
+
+def scan_files(files: list[SessionFile]) -> list[ScanResult]:
+    """Parse files from zero (in a worker process). Files that fail are left to the caller.
+
+    The summary travels as JSON (validated in one pass by the store, faster
+    than unpickling models); the parser travels pickled and is only unpickled
+    if the file changes again.
+    """
+    out: list[ScanResult] = []
+    for sf in files:
+        tracked = TrackedFile(sf)
+        try:
+            tracked.update()
+            snap = tracked.snapshot()
+            data = snap.__pydantic_serializer__.to_json(snap, exclude_computed_fields=True)
+            state = tracked.export_state()
+        except Exception:  # noqa: BLE001 - unreadable, or not JSON-safe: the store parses it itself
+            continue
+        out.append(ScanResult(tracked.path, tracked.cursor, tracked.tail_fed, tracked.stat_ns, data, state))
+    return out
+
+
+_SESSIONS = TypeAdapter(list[AgentSession])
+
+
+def _decode_snapshots(blobs: list[bytes]) -> list[AgentSession | None]:
+    if not blobs:
+        return []
+    try:
+        return list(_SESSIONS.validate_json(b"[" + b",".join(blobs) + b"]"))
+    except ValidationError:
+        out: list[AgentSession | None] = []
+        for b in blobs:
+            try:
+                out.append(AgentSession.model_validate_json(b))
+            except ValidationError:
+                out.append(None)
+        return out
+
+
+def _by_size(paths: list[str], stats: dict[str, os.stat_result]) -> list[str]:
+    """Largest first, so the last batches to finish are the small ones (workers end together)."""
+    return sorted(paths, key=lambda p: stats[p].st_size, reverse=True)
+
+
+def _batches(paths: list[str], stats: dict[str, os.stat_result], limit: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    size = 0
+    for p in paths:
+        batch.append(p)
+        size += stats[p].st_size
+        if size >= limit:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """``fork`` from a single-threaded process (instant, modules inherited), else ``forkserver``.
+
+    Forking a process that runs other threads (a UI, a watcher) can copy a lock
+    some thread holds; the fork server is a clean single-threaded parent.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["agent_session.store"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+def _make_cache(
+    cache: bool | str | Path | SummaryCache | None, homes: AgentHomes, agents: frozenset[AgentType]
+) -> SummaryCache | None:
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, SummaryCache):
+        return cache
+    if cache is True and cache_disabled_by_env():
+        return None
+    roots = [r for agent in AgentType for r in homes.roots(agent)]
+    scope = [f"{a.value}={r}" for a in sorted(agents) for r in homes.roots(a)]
+    return SummaryCache(None if cache is True else cache, scope=scope, forbidden=roots)
+
+
+# --------------------------------------------------------------- directories
+class _TreeState:
+    """Mtimes of the directories that hold session files, to skip discovery when none changed.
+
+    Creating, renaming or deleting a file changes its directory's mtime; the
+    walk also records the small mapping files discovery reads. A directory
+    whose mtime is within ``_RACY_NS`` of the walk is re-checked by walking
+    again (a change in the same timestamp tick would not show).
+    """
+
+    def __init__(self) -> None:
+        self._mtimes: dict[str, int] | None = None
+        self._racy = False
+
+    def changed(self) -> bool:
+        if self._mtimes is None or self._racy:
+            return True
+        for path, mtime in self._mtimes.items():
+            try:
+                current = os.stat(path).st_mtime_ns
+            except OSError:
+                current = -1
+            if current != mtime:
+                return True
+        return False
+
+    def record(self, homes: AgentHomes, agents: frozenset[AgentType]) -> None:
+        now = time.time_ns()
+        mtimes: dict[str, int] = {}
+        for agent in AgentType:
+            if agent not in agents:
+                continue
+            for root in homes.roots(agent):
+                _stat_into(str(root), mtimes)  # a home that appears later shows as a change
+                for name in _MAPPING_FILES:
+                    _stat_into(os.path.join(root, name), mtimes)
+                for sub, depth in _SESSION_TREES.get(agent, ()):
+                    _walk_dirs(os.path.join(root, sub), depth, mtimes)
+        self._mtimes = mtimes
+        self._racy = any(m >= 0 and now - m < _RACY_NS for m in mtimes.values())
+
+
+def _stat_into(path: str, out: dict[str, int]) -> None:
+    try:
+        out[path] = os.stat(path).st_mtime_ns
+    except OSError:
+        out[path] = -1
+
+
+def _walk_dirs(folder: str, depth: int, out: dict[str, int]) -> None:
+    try:
+        out[folder] = os.stat(folder).st_mtime_ns
+        it = os.scandir(folder)
+    except OSError:
+        out.setdefault(folder, -1)
+        return
+    with it:
+        entries = list(it)
+    for entry in entries:
+        try:
+            if entry.name in _MAPPING_FILES:
+                out[entry.path] = entry.stat().st_mtime_ns
+            elif depth > 0 and entry.is_dir():
+                _walk_dirs(entry.path, depth - 1, out)
+        except OSError:
+            continue

@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MAX_TS_MS", "cap", "clean_text", "one_line", "parse_ts_ms", "to_int"]
+__all__ = ["MAX_TS_MS", "MIN_TS_MS", "cap", "clean_text", "one_line", "parse_ts_ms", "to_int"]
 
 # CSI, OSC (terminated by BEL or ST), other ESC sequences, C0/C1 controls except
 # \n and \t, DEL, and bidi overrides/isolates that can reorder what is shown.
@@ -67,14 +67,15 @@ def one_line(text: str | None, limit: int = 200) -> str | None:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-#: Times outside [1970, 3000) are junk: they would break every date formatter
-#: (``datetime`` stops at year 9999, orjson at 64-bit integers) and no session
-#: was ever recorded then.
+#: Times outside [2000, 3000) are junk: no agent session was recorded then,
+#: and far-off ones break date formatting (``datetime`` stops at year 9999,
+#: orjson at 64-bit integers), so one bad line could take down every view.
+MIN_TS_MS = 946_684_800_000
 MAX_TS_MS = 32_503_680_000_000
 
 
 def _plausible(ms: int) -> int | None:
-    return ms if 0 <= ms < MAX_TS_MS else None
+    return ms if MIN_TS_MS <= ms < MAX_TS_MS else None
 
 
 def parse_ts_ms(value: Any) -> int | None:

@@ -52,6 +52,17 @@ ENV_SESSION_KEYS: Mapping[AgentType, tuple[str, ...]] = {
 }
 
 _MAX_SMALL_FILE = 256 * 1024
+
+
+def _clock_ticks() -> int:
+    try:
+        return max(1, os.sysconf("SC_CLK_TCK"))
+    except (ValueError, OSError, AttributeError):
+        return 100
+
+
+#: Half a clock tick in seconds: how far apart two readings of one start time can be.
+_HALF_TICK = 0.5 / _clock_ticks()
 _CLAUDE_TMP_DIR = re.compile(r"^claude-\d+$")
 _SESSION_ID_SHAPE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{7,127}$")
 
@@ -72,16 +83,27 @@ class ClaudePidFile:
     mtime_ms: int | None = None
     version: str | None = None
     kind: str | None = None
+    #: ``procStart`` was clock ticks since boot (Linux), the very count psutil's
+    #: ``create_time`` is computed from, so the two can be compared to the tick.
+    proc_start_ticks: bool = False
 
     def belongs_to(self, create_time: float, skew_ms: int = 2000) -> bool:
         """Whether this file was written by the process started at ``create_time``.
 
         A pid file left by an earlier process with the same pid was written
         before the current process started, so every available time must not
-        predate the start (beyond a skew). ``procStart`` is compared exactly.
+        predate the start (beyond a skew). ``procStart`` is compared exactly:
+        in clock ticks both sides are boot time + the same tick count, and the
+        kernel's boot time only moves by whole seconds (when the wall clock is
+        stepped), so any fraction of a second apart is another process — one
+        that held the pid moments before (a second's tolerance let it through).
         """
         if self.proc_start is not None:
-            return abs(self.proc_start - create_time) <= 1.0
+            diff = self.proc_start - create_time
+            if not self.proc_start_ticks:
+                return abs(diff) <= 1.0  # a date with one-second resolution (macOS)
+            whole = round(diff)
+            return abs(whole) <= 1 and abs(diff - whole) < _HALF_TICK
         create_ms = create_time * 1000.0
         if self.started_at_ms is not None:
             return self.started_at_ms >= create_ms - skew_ms
@@ -145,6 +167,12 @@ def parse_proc_start(
     return boot_time + ticks / max(1, clock_ticks)
 
 
+def _is_ticks(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit())
+
+
 def _parse_pid_file(
     pid: int, path: Path, data: bytes, mtime_ms: int | None, boot_time: float | None
 ) -> ClaudePidFile | None:
@@ -170,6 +198,7 @@ def _parse_pid_file(
         cwd=cwd if isinstance(cwd, str) else None,
         started_at_ms=_to_int(obj.get("startedAt")),
         proc_start=parse_proc_start(obj.get("procStart"), boot_time),
+        proc_start_ticks=_is_ticks(obj.get("procStart")),
         mtime_ms=mtime_ms,
         version=version if isinstance(version, str) else None,
         kind=kind if isinstance(kind, str) else None,

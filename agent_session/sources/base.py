@@ -15,7 +15,12 @@ tool calls with linked results, responses) for the session a user opens.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Iterable
+import os
+import re
+import stat
+from collections.abc import Hashable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -41,7 +46,15 @@ from ..model import (
 from ..pricing import CostAccumulator
 from ..text import cap, clean_text, one_line, to_int
 
-__all__ = ["ParseContext", "SessionFile", "SessionParser", "decode_lossy"]
+__all__ = [
+    "ParseContext",
+    "SessionFile",
+    "SessionParser",
+    "collect_walk_errors",
+    "decode_lossy",
+    "is_session_file",
+    "note_walk_error",
+]
 
 _PREVIEW_CHARS = 240
 _MAX_COUNT = 1 << 53
@@ -166,13 +179,18 @@ class SessionParser:
             if isinstance(record, dict):
                 self.diag.bad_value("nul_bytes", f"line {n}: NUL bytes before the line were dropped")
                 return record
+        if line.startswith(_BOM):
+            # A byte-order mark (an editor saved the file): the line itself may be fine.
+            record = _loads_or_none(line[len(_BOM) :])
+            if isinstance(record, dict):
+                self.diag.bad_value("byte_order_mark", f"line {n}: UTF-8 byte-order mark dropped")
+                return record
         try:
             record = decode_lossy(line)
         except ValueError:
             self.diag.skip("malformed_json", f"line {n}: {exc}"[:300])
             return None
-        # Invalid UTF-8 or lone surrogates: json accepts them after a lossy decode.
-        self.diag.bad_value("invalid_unicode", f"line {n}: {exc}"[:300])
+        self.diag.bad_value(_lenient_reason(line, exc), f"line {n}: {exc}"[:300])
         return record
 
     def feed_document(self, data: bytes) -> None:
@@ -393,16 +411,29 @@ def decode_lossy(data: bytes) -> Any:
         raise ValueError("nested too deeply") from exc
 
 
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        if value.isascii():
-            return value
-        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return value if value.isascii() else _SURROGATES.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_scrub(v) for v in value]
     return value
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _lenient_reason(data: bytes, exc: Exception) -> str:
+    """Why orjson refused what the lenient decoder took (named in the diagnostics)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "invalid_utf8"
+    return "lone_surrogate" if "surrogate" in str(exc) else "non_standard_json"
 
 
 def _loads_or_none(data: bytes) -> Any:
@@ -446,3 +477,52 @@ def _preview(output: Any) -> str | None:
     else:
         text = _as_text(output) or ""
     return cap(clean_text(text[: MAX_OUTPUT_PREVIEW_CHARS * 2]), MAX_OUTPUT_PREVIEW_CHARS)
+
+
+# ------------------------------------------------------------------ discovery
+#: Where the walkers report what they could not list, while a collector is active.
+_walk_errors: ContextVar[dict[str, str] | None] = ContextVar("agent_session_walk_errors", default=None)
+
+
+@contextmanager
+def collect_walk_errors() -> Iterator[dict[str, str]]:
+    """Collect, by path, what the source walkers could not list or read during the block.
+
+    A folder that cannot be listed hides every session inside it, so it must
+    be reported somewhere; a missing one is not a problem (no such agent, or
+    it vanished mid-walk).
+    """
+    errors: dict[str, str] = {}
+    token = _walk_errors.set(errors)
+    try:
+        yield errors
+    finally:
+        _walk_errors.reset(token)
+
+
+def note_walk_error(path: str | os.PathLike[str], error: OSError | str) -> None:
+    """Report a directory or file the walk could not use (ignored when nobody collects)."""
+    errors = _walk_errors.get()
+    if errors is None or isinstance(error, FileNotFoundError):
+        return
+    errors[os.fspath(path)] = (
+        error if isinstance(error, str) else f"{type(error).__name__}: {error.strerror or error}"
+    )
+
+
+def is_session_file(entry: os.DirEntry[str]) -> bool:
+    """True for a regular file (or a link to one); anything else carrying a session
+    file's name (a folder, a FIFO, a symlink loop, a dangling link) is reported and skipped.
+
+    FIFOs and devices are never opened: a read would block or never end.
+    """
+    try:
+        if entry.is_file():
+            return True
+        mode = entry.stat().st_mode
+    except OSError as exc:
+        note_walk_error(entry.path, exc)
+        return False
+    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+    note_walk_error(entry.path, f"{kind}, not a session file")
+    return False

@@ -26,7 +26,7 @@ from typing import Any
 from ..model import AgentSession, AgentType, FileAccess, TokenUsage, ToolEvent, ToolPath
 from ..text import parse_ts_ms
 from ..tools import classify_tool, resolve_path, shell_paths
-from .base import SessionFile, SessionParser
+from .base import SessionFile, SessionParser, is_session_file, note_walk_error
 
 __all__ = ["ClaudeParser", "find_session_files"]
 
@@ -465,7 +465,7 @@ def find_session_files(root: Path) -> list[SessionFile]:
             continue
         for entry in _entries(Path(project.path)):
             if entry.name.endswith(".jsonl"):
-                if _is_file(entry):
+                if is_session_file(entry):
                     found.append(Path(entry.path))  # main files and 2.0.x agent-<id>.jsonl
             elif entry.name != "memory" and _is_dir(entry, follow=False):
                 _walk_subagents(Path(entry.path) / "subagents", found, depth=0)
@@ -478,7 +478,7 @@ def _walk_subagents(folder: Path, found: list[Path], depth: int) -> None:
         return
     for entry in _entries(folder):
         if entry.name.endswith(".jsonl"):
-            if _is_file(entry):
+            if is_session_file(entry):
                 found.append(Path(entry.path))
         elif _is_dir(entry, follow=False):
             _walk_subagents(Path(entry.path), found, depth + 1)  # workflows/wf_<id>/
@@ -488,19 +488,14 @@ def _entries(folder: Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(folder) as it:
             return list(it)
-    except OSError:
+    except OSError as exc:
+        note_walk_error(folder, exc)
         return []
 
 
 def _is_dir(entry: os.DirEntry[str], *, follow: bool) -> bool:
     try:
         return entry.is_dir(follow_symlinks=follow)
-    except OSError:
-        return False
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:
+    except OSError as exc:
+        note_walk_error(entry.path, exc)
         return False

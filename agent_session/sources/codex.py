@@ -46,12 +46,20 @@ from ..model import (
 )
 from ..text import parse_ts_ms
 from ..tools import classify_tool, resolve_path, shell_paths, shell_script
-from .base import ParseContext, SessionFile, SessionParser
+from .base import ParseContext, SessionFile, SessionParser, is_session_file, note_walk_error
 
 __all__ = ["CodexParser", "find_session_files", "is_injected", "patch_paths"]
 
 # Running totals: (input, cached input, output, reasoning output, total, cache write input).
 _Totals = tuple[int, int, int, int, int, int]
+_USAGE_KEYS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+    "total_tokens",
+    "cache_write_input_tokens",
+)
 
 _TS_PREFIX_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-")
 _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -129,16 +137,22 @@ def _walk(folder: Path, depth: int) -> list[Path]:
     try:
         with os.scandir(folder) as it:
             entries = list(it)
-    except OSError:
+    except OSError as exc:
+        note_walk_error(folder, exc)
         return out
     for entry in entries:
+        name = entry.name
+        if name.startswith("rollout-") and name.endswith((".jsonl", ".jsonl.zst")):
+            if is_session_file(entry):
+                out.append(Path(entry.path))
+            continue
         try:
             if entry.is_file():
                 out.append(Path(entry.path))
             elif depth > 0 and entry.is_dir():
                 out.extend(_walk(Path(entry.path), depth - 1))
-        except OSError:
-            continue
+        except OSError as exc:
+            note_walk_error(entry.path, exc)
     return out
 
 
@@ -376,7 +390,7 @@ class CodexParser(SessionParser):
             if info is not None:
                 self.bad_type(info, "info")
             return  # rate limits only
-        total = self._totals(info.get("total_token_usage"), "total_token_usage")
+        total = self._totals(info.get("total_token_usage"), "total_token_usage", self._prev)
         last = self._totals(info.get("last_token_usage"), "last_token_usage")
         model = _str(info.get("model")) or _str(payload.get("model")) or _str(info.get("model_name"))
         if model:
@@ -388,7 +402,7 @@ class CodexParser(SessionParser):
         self._advance(total, last, ts_ms, None)
 
     def _usage_record(self, payload: dict[str, Any], ts_ms: int | None, replay: bool) -> None:
-        thread = self._totals(payload.get("thread_token_usage"), "thread_token_usage")
+        thread = self._totals(payload.get("thread_token_usage"), "thread_token_usage", self._prev)
         usage = self._totals(payload.get("usage"), "usage")
         model = _str(payload.get("model"))
         if model:
@@ -429,20 +443,28 @@ class CodexParser(SessionParser):
         if not usage.is_zero():
             self.record_usage(None, self._model, usage, ts_ms, rid)
 
-    def _totals(self, obj: Any, name: str) -> _Totals | None:
+    def _totals(self, obj: Any, name: str, carry: _Totals | None = None) -> _Totals | None:
+        """A usage object as a tuple; None when absent.
+
+        A count that is not usable (negative, absurd, not a number) is noted and
+        replaced by ``carry``'s value (the previous running total), or 0: these
+        are running totals, and a zeroed field would look like a reset and make
+        the next good total charge that field's whole history again. A usage
+        object of the wrong type stands for ``carry`` (no change) for the same reason.
+        """
         if not isinstance(obj, dict):
             if obj is not None:
                 self.bad_type(obj, name)
+                return carry
             return None
-        count = self.count
-        return (
-            count(obj.get("input_tokens"), f"{name}.input_tokens"),
-            count(obj.get("cached_input_tokens"), f"{name}.cached_input_tokens"),
-            count(obj.get("output_tokens"), f"{name}.output_tokens"),
-            count(obj.get("reasoning_output_tokens"), f"{name}.reasoning_output_tokens"),
-            count(obj.get("total_tokens"), f"{name}.total_tokens"),
-            count(obj.get("cache_write_input_tokens"), f"{name}.cache_write_input_tokens"),
-        )
+        out: list[int] = []
+        for i, key in enumerate(_USAGE_KEYS):
+            value = obj.get(key)
+            n = self.count(value, f"{name}.{key}")
+            if n == 0 and value is not None and value not in (0, "0") and carry is not None:
+                n = carry[i]
+            out.append(n)
+        return (out[0], out[1], out[2], out[3], out[4], out[5])
 
     # --------------------------------------------------------------- prompts
     def _user_message(self, payload: dict[str, Any], ts_ms: int | None, replay: bool) -> None:

@@ -53,7 +53,7 @@ import orjson
 from ..model import AgentType, FileAccess, TokenUsage, ToolPath
 from ..text import parse_ts_ms, to_int
 from ..tools import classify_tool, resolve_path, shell_paths
-from .base import ParseContext, SessionFile, SessionParser, decode_lossy
+from .base import ParseContext, SessionFile, SessionParser, decode_lossy, is_session_file, note_walk_error
 
 __all__ = [
     "GeminiLegacyParser",
@@ -173,16 +173,19 @@ def _chat_files(chats: str, ctx: ParseContext, hashed: bool) -> list[SessionFile
         name = entry.name
         if name.startswith("."):
             continue
-        if _is_dir(entry):
+        if name.startswith("session-") and name.endswith((".json", ".jsonl")):
+            if is_session_file(entry):
+                sf = _session_file(name, entry.path, ctx, folder_rank)
+                if sf is not None:
+                    out.append(sf)
+        elif _is_dir(entry):
             for sub in _scan(entry.path):
-                if not sub.name.startswith(".") and _is_file(sub):
+                if sub.name.startswith(".") or not sub.name.endswith((".json", ".jsonl")):
+                    continue
+                if is_session_file(sub):
                     sf = _session_file(sub.name, sub.path, ctx, folder_rank)
                     if sf is not None:
                         out.append(sf)
-        elif name.startswith("session-") and _is_file(entry):
-            sf = _session_file(name, entry.path, ctx, folder_rank)
-            if sf is not None:
-                out.append(sf)
     return out
 
 
@@ -198,21 +201,16 @@ def _scan(path: str | Path) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
             return sorted(it, key=lambda e: e.name)
-    except OSError:
+    except OSError as exc:
+        note_walk_error(path, exc)
         return []
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     try:
         return entry.is_dir()
-    except OSError:
-        return False
-
-
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_file()
-    except OSError:
+    except OSError as exc:
+        note_walk_error(entry.path, exc)
         return False
 
 
@@ -225,9 +223,11 @@ def _read_small(path: str | Path) -> str | None:
     try:
         with open(path, "rb") as fh:
             data = fh.read(_MAX_MAPPING_BYTES + 1)
-    except OSError:
+    except OSError as exc:
+        note_walk_error(path, exc)
         return None
     if len(data) > _MAX_MAPPING_BYTES:
+        note_walk_error(path, f"larger than {_MAX_MAPPING_BYTES} bytes, ignored")
         return None
     return data.decode("utf-8", errors="replace")
 
@@ -511,7 +511,7 @@ class GeminiLegacyParser(GeminiParser):
                 reason = "malformed_json" if data.rstrip().endswith(b"}") else "truncated_json"
                 self.diag.skip(reason, f"{reason}: {exc}"[:300])
                 return
-            self.diag.bad_value("invalid_unicode", f"document: {exc}"[:300])
+            self.diag.bad_value("lenient_decode", f"document: {exc}"[:300])
         if not isinstance(doc, dict):
             self.diag.skip("not_an_object", f"document is {type(doc).__name__}, not an object")
             return

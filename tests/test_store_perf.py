@@ -1,0 +1,312 @@
+"""The store's speed options give the same sessions as a plain cold parse.
+
+Worker processes, newest-first budgets, watcher hints and directory-mtime
+checks change how much is read and when, never what a session says.
+No timings are asserted: what is counted is files and bytes read.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import agent_session.store as store_mod
+from agent_session import AgentHomes, AgentSession, SessionStore, find_session_files
+from agent_session.synthetic import SynthSpec
+
+START_MS = 1_795_000_000_000
+PAST = time.time() - 3600
+
+
+def synth(agent: str) -> Any:
+    return importlib.import_module(f"agent_session.synthetic.{agent}")
+
+
+def spec_for(agent: str, n: int = 0, **kw: Any) -> SynthSpec:
+    ids = {
+        "claude": f"5e55{n:04d}-1111-4222-8333-444455556666",
+        "codex": f"0199{n:04d}-aaaa-7bbb-8ccc-ddddeeeeffff",
+        "gemini": f"9e9e{n:04d}-1234-4567-89ab-cdef01234567",
+    }
+    models = {"claude": ("claude-sonnet-4-5",), "codex": ("gpt-5", "gpt-5-codex"), "gemini": ("gemini-2.5-pro",)}
+    base: dict[str, Any] = dict(
+        session_id=ids[agent],
+        cwd=f"/home/dev/src/proj{n}",
+        start_ms=START_MS + n * 60_000,
+        models=models[agent],
+        turns=3,
+        tools_per_turn=2,
+        output_bytes=300,
+        seed=n,
+    )
+    base.update(kw)
+    return SynthSpec(**base)
+
+
+def comparable(s: AgentSession) -> dict[str, Any]:
+    data = s.model_dump(mode="json", exclude={"last_activity_ms"})
+    diag = data.pop("diagnostics")
+    data["lines"] = (diag["lines_read"], diag["lines_skipped"], diag["bytes_consumed"], diag["last_error"])
+    return data
+
+
+def by_id(store: SessionStore) -> dict[str, dict[str, Any]]:
+    return {f"{s.agent_type.value}:{s.session_id}": comparable(s) for s in store.sessions()}
+
+
+def cold(home: Path) -> dict[str, dict[str, Any]]:
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    store.refresh()
+    return by_id(store)
+
+
+def age(home: Path, when: float = PAST) -> None:
+    for root, dirs, files in os.walk(home):
+        for name in [*files, *dirs]:
+            os.utime(os.path.join(root, name), (when, when))
+
+
+def settle(store: SessionStore) -> None:
+    """Two refreshes (the second records directory mtimes) and a look, as a monitor does."""
+    store.refresh()
+    store.refresh()
+    store.sessions()
+
+
+def one_more_line(agent: str) -> bytes:
+    return b"".join(synth(agent).session_lines(spec_for(agent, 9, turns=1))).splitlines(keepends=True)[-1]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """Nine sessions, the n-th modified n minutes after the previous one (n = 8 is the newest)."""
+    h = tmp_path / "home"
+    n = 0
+    for agent in ("claude", "codex", "gemini"):
+        for _ in range(3):
+            extra: dict[str, object] = {"subagents": 1} if agent == "claude" and n == 0 else {}
+            path = synth(agent).write_session(h, spec_for(agent, n, extra=extra))
+            os.utime(path, (PAST + 60 * n, PAST + 60 * n))
+            n += 1
+    return h
+
+
+def newest_first(home: Path) -> list[str]:
+    files = [str(f.path) for f in find_session_files(AgentHomes.resolve(home))]
+    return sorted(files, key=lambda p: os.stat(p).st_mtime_ns, reverse=True)
+
+
+def test_worker_processes_give_the_same_sessions(home: Path) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
+    stats = store.refresh()
+    assert stats.parsed_by_workers == stats.files_seen == 10
+    assert stats.pending == 0 and stats.complete
+    assert by_id(store) == cold(home)
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
+def test_append_after_a_worker_parse_reads_only_the_new_bytes(home: Path, agent: str) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
+    store.refresh()
+    path = next(
+        f.path for f in store.tracked_files() if f.agent_type.value == agent and "subagents" not in str(f.path)
+    )
+    line = one_more_line(agent)
+    with open(path, "ab") as fh:
+        fh.write(line)
+    stats = store.refresh()
+    # The worker's parser was handed back pickled: it resumes at the old end of file.
+    assert (stats.files_read, stats.bytes_read) == (1, len(line))
+    assert stats.changed_paths == [str(path)]
+    assert by_id(store) == cold(home)
+
+
+def test_budget_parses_newest_first_and_finishes_later(home: Path) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    stats = store.refresh(budget=0)
+    order = newest_first(home)
+    # A zero budget still parses one file, the most recently modified one.
+    assert (stats.files_seen, stats.pending) == (10, 9)
+    assert store.progress() == (1, 10)
+    assert [s.path for s in store.sessions()] == order[:1]
+    stats = store.refresh(budget=0)
+    assert stats.pending == 8 and {s.path for s in store.sessions()} == set(order[:2])
+    stats = store.refresh()
+    assert stats.pending == 0 and store.progress() == (10, 10)
+    assert by_id(store) == cold(home)
+
+
+def test_budget_hands_the_rest_to_background_workers(home: Path) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=1, parallel_min_bytes=0)
+    first = store.refresh(budget=0)
+    assert first.pending == 9
+    final = store.refresh()  # no budget: waits for the workers
+    assert final.pending == 0 and final.parsed_by_workers == 9
+    assert by_id(store) == cold(home)
+    store.close()
+
+
+def test_a_file_changed_while_queued_is_read_to_its_new_end(home: Path) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    store.refresh(budget=0)
+    queued = newest_first(home)[-1]
+    agent = "claude" if "/.claude/" in queued else "codex" if "/.codex/" in queued else "gemini"
+    with open(queued, "ab") as fh:
+        fh.write(one_more_line(agent))
+    store.refresh()
+    assert by_id(store) == cold(home)
+
+
+def test_unchanged_directories_are_not_walked_again(home: Path) -> None:
+    age(home)
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    assert store.refresh().discovered
+    assert store.refresh().discovered  # the second refresh records the directory mtimes
+    store.sessions()
+    quiet = store.refresh()
+    assert not quiet.discovered and (quiet.files_read, quiet.changed_paths) == (0, [])
+    # A new session file changes its folder's mtime: discovery runs and finds it.
+    new = synth("codex").write_session(home, spec_for("codex", 20))
+    stats = store.refresh()
+    assert stats.discovered and stats.added == 1 and stats.files_read == 1
+    age(home)
+    store.refresh()  # records the (now settled) folders again
+    assert not store.refresh().discovered
+    new.unlink()
+    stats = store.refresh()
+    assert stats.discovered and stats.removed == 1
+    assert by_id(store) == cold(home)
+
+
+def test_new_subagent_folder_is_found(home: Path) -> None:
+    """``subagents/`` appearing in a session folder that held only tool results is still seen."""
+    spec = spec_for("claude", 1)
+    (synth("claude").session_path(home, spec).with_suffix("") / "tool-results").mkdir(parents=True)
+    age(home)
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    settle(store)
+    assert not store.refresh().discovered
+    child = synth("claude").subagent_path(home, spec, "feedbeef00112233")
+    child.parent.mkdir(parents=True)
+    child.write_bytes(one_more_line("claude"))
+    stats = store.refresh()
+    assert stats.discovered and stats.added == 1
+    assert by_id(store) == cold(home)
+
+
+def test_gemini_mapping_change_triggers_discovery(tmp_path: Path) -> None:
+    h = tmp_path / "home"
+    synth("gemini").write_session(h, spec_for("gemini", 0, extra={"sha_folder": True}))
+    age(h)
+    store = SessionStore(AgentHomes.resolve(h), workers=0)
+    store.refresh()
+    store.refresh()
+    assert not store.refresh().discovered
+    mapping = h / ".gemini" / "projects.json"
+    mapping.write_text('{"projects": {"/elsewhere": "x"}}')
+    os.utime(mapping, (PAST + 5, PAST + 5))
+    assert store.refresh().discovered
+
+
+def test_watcher_hints_limit_the_refresh_to_the_named_files(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_mod, "FULL_STAT_INTERVAL", 3600.0)
+    age(home)
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    settle(store)
+    a, b = (str(f.path) for f in store.tracked_files()[:2])
+    agents = {p: "claude" if "/.claude/" in p else "codex" if "/.codex/" in p else "gemini" for p in (a, b)}
+    line_a, line_b = one_more_line(agents[a]), one_more_line(agents[b])
+    with open(a, "ab") as fh:
+        fh.write(line_a)
+    with open(b, "ab") as fh:
+        fh.write(line_b)
+    stats = store.refresh(changed=[a, "/not/a/session.jsonl"])
+    assert not stats.discovered
+    assert (stats.files_read, stats.bytes_read, stats.changed_paths) == (1, len(line_a), [a])
+    store.sessions()
+    stats = store.refresh()  # no hints: every file is stat'ed
+    assert (stats.files_read, stats.bytes_read, stats.changed_paths) == (1, len(line_b), [b])
+    assert by_id(store) == cold(home)
+
+
+def test_hints_fall_back_to_a_full_pass_when_due(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod, "FULL_STAT_INTERVAL", 0.0)
+    age(home)
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    settle(store)
+    path = str(store.tracked_files()[0].path)
+    agent = "claude" if "/.claude/" in path else "codex" if "/.codex/" in path else "gemini"
+    with open(path, "ab") as fh:
+        fh.write(one_more_line(agent))
+    stats = store.refresh(changed=[])  # the watcher missed it; the periodic full pass does not
+    assert stats.files_read == 1
+
+
+def test_close_is_safe_and_the_store_stays_usable(home: Path, tmp_path: Path) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=1, parallel_min_bytes=0, cache=tmp_path / "c")
+    store.refresh(budget=0)
+    store.close()  # cancels background work; nothing half-adopted
+    stats = store.refresh()
+    assert stats.pending == 0
+    assert by_id(store) == cold(home)
+
+
+def test_workers_from_a_threaded_process_come_from_a_fork_server(home: Path) -> None:
+    """A monitor refreshes on a worker thread: forking it could copy a held lock, so a server forks."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert store_mod._mp_context().get_start_method() == "forkserver"
+        store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
+        stats = store.refresh()
+        assert stats.parsed_by_workers == 10
+        assert by_id(store) == cold(home)
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_hints_about_new_or_deleted_files_walk_the_directories(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_mod, "FULL_STAT_INTERVAL", 3600.0)
+    age(home)
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    settle(store)
+    # A file outside the session trees (Claude's prompt history) is not a reason to walk.
+    history = home / ".claude" / "history.jsonl"
+    history.write_text("{}\n")
+    assert not store.refresh(changed=[str(history)]).discovered
+    new = synth("gemini").write_session(home, spec_for("gemini", 30))
+    stats = store.refresh(changed=[str(new)])
+    assert stats.discovered and stats.added == 1
+    new.unlink()
+    stats = store.refresh(changed=[str(new)])
+    assert stats.discovered and stats.removed == 1 and stats.errors == 0
+    assert by_id(store) == cold(home)
+
+
+def test_session_order_is_kept_as_files_change(home: Path) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    store.refresh()
+    oldest = newest_first(home)[-1]
+    agent = "claude" if "/.claude/" in oldest else "codex" if "/.codex/" in oldest else "gemini"
+    with open(oldest, "ab") as fh:
+        fh.write(one_more_line(agent))
+    os.utime(oldest, (PAST + 3600, PAST + 3600))
+    store.refresh()
+    got = [(s.agent_type.value, s.session_id) for s in store.sessions()]
+    fresh = SessionStore(AgentHomes.resolve(home), workers=0)
+    fresh.refresh()
+    assert got == [(s.agent_type.value, s.session_id) for s in fresh.sessions()]
+    acts = [s.last_activity_ms or 0 for s in store.sessions()]
+    assert acts == sorted(acts, reverse=True)

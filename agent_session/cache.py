@@ -24,8 +24,10 @@ Summaries are the IR's own JSON, validated in one pass when loaded.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
@@ -67,7 +69,9 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     if override:
         return Path(override).expanduser()
     xdg = env.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
+    base = (
+        Path(xdg).expanduser() if xdg and os.path.isabs(os.path.expanduser(xdg)) else Path.home() / ".cache"
+    )
     return base / "agentsession"
 
 
@@ -104,12 +108,16 @@ def code_fingerprint() -> str:
 
 def file_key(sf: SessionFile) -> str:
     """What discovery says about a file that changes how it parses."""
-    return _key_head(sf.agent_type, sf.parser_cls, sf.codec, sf.priority) + _context_digest(sf.context)
+    facts = (sf.agent_type, sf.parser_cls, sf.codec, sf.priority)
+    head = _KEY_HEADS.get(facts)
+    if head is None:
+        cls = sf.parser_cls
+        head = f"{sf.agent_type.value}|{cls.__module__}.{cls.__qualname__}|{sf.codec or ''}|{sf.priority}|"
+        _KEY_HEADS[facts] = head
+    return head + _context_digest(sf.context)
 
 
-@lru_cache(maxsize=256)
-def _key_head(agent: AgentType, cls: type, codec: str | None, priority: int) -> str:
-    return f"{agent.value}|{cls.__module__}.{cls.__qualname__}|{codec or ''}|{priority}|"
+_KEY_HEADS: dict[tuple[AgentType, type, str | None, int], str] = {}
 
 
 _DEFAULT_CONTEXT = ParseContext()
@@ -193,12 +201,19 @@ class SummaryCache:
         if not self._usable:
             return {}
         try:
-            with open(self.path, "rb") as fh:
-                data = fh.read()
+            problem = _not_private(os.stat(self.directory), "directory")
+            if problem is None:
+                with open(self.path, "rb") as fh:
+                    problem = _not_private(os.fstat(fh.fileno()), "file")
+                    data = fh.read() if problem is None else b""
         except FileNotFoundError:
             return {}
         except OSError as exc:
             self.diagnostic = f"cache ignored: cannot read {self.path}: {exc.strerror or exc}"
+            return {}
+        if problem is not None:
+            # Someone else could have written it: its numbers are not ours to show.
+            self.diagnostic = f"cache ignored ({self.path}): {problem}"
             return {}
         try:
             entries = self._parse(data)
@@ -285,7 +300,9 @@ class SummaryCache:
     def _ensure_dir(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         st = os.stat(self.directory)
-        if st.st_mode & 0o077 and st.st_uid == os.getuid():
+        if st.st_uid != os.geteuid():
+            raise PermissionError(errno.EPERM, "cache directory belongs to another user", str(self.directory))
+        if st.st_mode & 0o077:
             os.chmod(self.directory, 0o700)
 
     def _prune(self) -> None:
@@ -314,6 +331,15 @@ def encode_entry(e: CacheEntry) -> bytes | None:
         return None
     key = orjson.dumps([e.path, e.dev, e.ino, e.size, e.mtime_ns, e.file_key, e.offset, e.tail_fed])
     return b'{"k":' + key + b',"s":' + session + b"}"
+
+
+def _not_private(st: os.stat_result, what: str) -> str | None:
+    """Why a cache directory or file cannot be trusted (another owner, writable by others), or None."""
+    if st.st_uid != os.geteuid():
+        return f"{what} belongs to uid {st.st_uid}, not to this user"
+    if st.st_mode & 0o022:
+        return f"{what} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
 
 
 class _Ignored(Exception):

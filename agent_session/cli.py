@@ -8,7 +8,6 @@ error), 1 nothing found where something was asked for (``match --pid``),
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -17,13 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 import humanize
-import orjson
 
 from . import __version__
 from .discovery import AgentHomes
 from .model import AgentSession, AgentType
 from .store import SessionLookupError, SessionStore
-from .text import one_line
+from .text import dump_json, one_line
 
 __all__ = ["main"]
 
@@ -42,21 +40,6 @@ def _since(value: str) -> int:
     if dt.tzinfo is None:
         dt = dt.astimezone()  # a bare date means local midnight
     return int(dt.timestamp() * 1000)
-
-
-def _dump(value: Any, *, compact: bool = False) -> bytes:
-    """JSON for the terminal or a pipe; never fails on what a file system may hold.
-
-    A file name with bytes that are not UTF-8 reaches us as a string with lone
-    surrogates, which orjson refuses: those values are written as ``\\udcXX``
-    escapes by the standard library instead.
-    """
-    try:
-        if compact:
-            return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
-        return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    except TypeError:
-        return (json.dumps(value, indent=None if compact else 2) + "\n").encode()
 
 
 def session_json(session: AgentSession, *, events: bool = False) -> dict[str, Any]:
@@ -97,7 +80,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     if args.since is not None:
         sessions = [s for s in sessions if (s.last_activity_ms or 0) >= args.since]
     if args.json:
-        out.write(_dump([session_json(s) for s in sessions]).decode())
+        out.write(dump_json([session_json(s) for s in sessions]).decode())
         return 0
     if not sessions:
         out.write("no sessions found\n")
@@ -135,7 +118,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"agentsession: {exc}\n")
         return 2
     if args.json:
-        out.write(_dump(session_json(session, events=True)).decode())
+        out.write(dump_json(session_json(session, events=True)).decode())
         return 0
     _write_detail(session, out)
     return 0
@@ -222,7 +205,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
                 total = s.usage.total_tokens
                 if known.get(key) != total or key not in known:
                     known[key] = total
-                    out.write(_dump(session_json(s), compact=True).decode())
+                    out.write(dump_json(session_json(s), compact=True).decode())
             out.flush()
             if args.once:
                 return 0

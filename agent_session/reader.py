@@ -17,10 +17,13 @@ Either way the result is exactly what a fresh parse would give.
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import time
 from dataclasses import dataclass, field
+from stat import S_ISREG
+from typing import BinaryIO
 
 import orjson
 
@@ -32,6 +35,8 @@ __all__ = ["READ_CHUNK", "FileCursor", "TrackedFile"]
 #: Appended bytes are read in chunks of this size, so one huge append never
 #: needs a buffer the size of the file.
 READ_CHUNK = 8 * 1024 * 1024
+#: Bytes kept from just before the read offset, to tell an append from a rewrite.
+EDGE_BYTES = 64
 
 
 @dataclass
@@ -63,10 +68,12 @@ class TrackedFile:
     tail: bytes = b""
     #: The tail was fed already because it parsed as a complete JSON object.
     tail_fed: bool = False
+    #: The last bytes read (up to ``EDGE_BYTES``), checked again before reading an append.
+    edge: bytes = b""
     error: str | None = None
     _snapshot: AgentSession | None = None
     _mtime_ms: int | None = None
-    #: Pickled ``(parser, tail, tail_fed)`` of a summary-only file, revived on its first change.
+    #: Pickled ``(parser, tail, tail_fed, edge)`` of a summary-only file, revived on its first change.
     _state: bytes | None = None
     #: Wall time (ns) of the stat the current state was read after: an mtime this close
     #: to it may not change on a further write (coarse timestamps), see :meth:`settled`.
@@ -118,6 +125,7 @@ class TrackedFile:
         self.parser = None
         self.cursor = cursor
         self.tail = b""
+        self.edge = b""
         self.tail_fed = tail_fed
         self._state = state
         self._snapshot = snapshot
@@ -129,14 +137,16 @@ class TrackedFile:
         """The parser and torn tail, pickled, so another process can resume this file."""
         if self.parser is None:
             return self._state
-        return pickle.dumps((self.parser, self.tail, self.tail_fed), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps(
+            (self.parser, self.tail, self.tail_fed, self.edge), protocol=pickle.HIGHEST_PROTOCOL
+        )
 
     def _revive(self) -> None:
         """Unpickle the parser of a summary-only file; drop the summary when there is none."""
         state, self._state = self._state, None
         if state is not None:
             try:
-                self.parser, self.tail, self.tail_fed = pickle.loads(state)
+                self.parser, self.tail, self.tail_fed, self.edge = pickle.loads(state)
                 return
             except Exception:
                 self.parser = None
@@ -144,52 +154,79 @@ class TrackedFile:
         self.cursor = FileCursor()
         self.tail = b""
         self.tail_fed = False
+        self.edge = b""
 
     def update(self) -> int:
         """Bring the parser up to date with the file. Returns bytes read.
 
-        Raises ``OSError`` when the file cannot be stat'ed or read; the caller
-        keeps the last good state and reports the error.
+        Raises ``OSError`` when the file cannot be stat'ed or read (or is no
+        longer a regular file) and ``ValueError`` when a compressed file cannot
+        be decompressed; the caller keeps the last good state and reports it.
         """
         stat_ns = time.time_ns()
         st = os.stat(self.file.path)
+        if not S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", self.path)
         if self.ready and self.cursor.same_stat(st):
             return 0
         if self.parser is None and self._snapshot is not None:
             self._revive()
+        with _open_regular(self.file.path) as fh:
+            if self.file.append_only:
+                restart = (
+                    self.parser is None
+                    or st.st_ino != self.cursor.ino
+                    or st.st_dev != self.cursor.dev
+                    or st.st_size < self.cursor.offset
+                    or not self._edge_matches(fh)
+                )
+                if restart:
+                    self._restart()
+                read = self._read_appended(fh)
+            else:
+                read = self._read_whole(fh, st)
         self.stat_ns = stat_ns
         self._mtime_ms = st.st_mtime_ns // 1_000_000
-        replaced = self.parser is not None and (st.st_ino != self.cursor.ino or st.st_dev != self.cursor.dev)
-        shrunk = self.parser is not None and st.st_size < self.cursor.offset
-        if self.parser is None or replaced or shrunk or not self.file.append_only:
-            reparses = self.parser.diag.reparses + 1 if self.parser is not None else 0
-            self.parser = self.file.new_parser(detail=self.detail)
-            self.parser.diag.reparses = reparses
-            self.cursor = FileCursor()
-            self.tail = b""
-            self.tail_fed = False
-        if self.file.append_only:
-            read = self._read_appended(st)
-        else:
-            read = self._read_whole(st)
         self.cursor.dev, self.cursor.ino = st.st_dev, st.st_ino
         self.cursor.size, self.cursor.mtime_ns = st.st_size, st.st_mtime_ns
         self._snapshot = None
         self.error = None
         return read
 
-    def _read_appended(self, st: os.stat_result) -> int:
+    def _restart(self) -> None:
+        """Parse from zero: the file is new to us, shrank, was replaced or rewritten."""
+        reparses = self.parser.diag.reparses + 1 if self.parser is not None else 0
+        self.parser = self.file.new_parser(detail=self.detail)
+        self.parser.diag.reparses = reparses
+        self.cursor = FileCursor()
+        self.tail = b""
+        self.tail_fed = False
+        self.edge = b""
+
+    def _edge_matches(self, fh: BinaryIO) -> bool:
+        """The bytes just before our offset are still the ones we read.
+
+        A file truncated and written again *longer* under the same inode looks
+        like an append from its stat alone; its old last bytes give it away.
+        """
+        n = len(self.edge)
+        if not n or self.cursor.offset < n:
+            return True
+        fh.seek(self.cursor.offset - n)
+        return fh.read(n) == self.edge
+
+    def _read_appended(self, fh: BinaryIO) -> int:
         assert self.parser is not None
         total = 0
-        with open(self.file.path, "rb") as fh:
-            fh.seek(self.cursor.offset)
-            while True:
-                chunk = fh.read(READ_CHUNK)
-                if not chunk:
-                    break
-                total += len(chunk)
-                self.cursor.offset += len(chunk)
-                self._consume(chunk)
+        fh.seek(self.cursor.offset)
+        while True:
+            chunk = fh.read(READ_CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            self.cursor.offset += len(chunk)
+            self.edge = chunk[-EDGE_BYTES:] if len(chunk) >= EDGE_BYTES else (self.edge + chunk)[-EDGE_BYTES:]
+            self._consume(chunk)
         self._settle_tail()
         return total
 
@@ -226,20 +263,34 @@ class TrackedFile:
             self.tail = b""
             self.tail_fed = True
 
-    def _read_whole(self, st: os.stat_result) -> int:
-        assert self.parser is not None
-        with open(self.file.path, "rb") as fh:
-            data = fh.read()
+    def _read_whole(self, fh: BinaryIO, st: os.stat_result) -> int:
+        """Parse the whole file with a fresh parser, kept only if it is not worse than the last one.
+
+        A rewritten-whole file can be caught half-written (the CLI writes it in
+        place); a document that does not decode at all then leaves the last
+        good session standing, with the failure noted in its diagnostics, until
+        the next save. A compressed file that does not decompress changes nothing.
+        """
+        data = fh.read()
         if self.file.codec == "zst":
             data = _decompress_zst(data)
-        self.cursor.offset = st.st_size
+        old = self.parser
+        parser = self.file.new_parser(detail=self.detail)
+        parser.diag.reparses = old.diag.reparses + 1 if old is not None else 0
         if self.file.parser_cls.append_only:
             # A compressed append-only format: its lines, all at once.
-            if not data.endswith(b"\n"):
+            if data and not data.endswith(b"\n"):
                 data += b"\n"
-            self.parser.feed(data)
+            parser.feed(data)
         else:
-            self.parser.feed_document(data)
+            parser.feed_document(data)
+        if old is not None and _unusable(parser) and not _unusable(old):
+            reasons = [r for r in parser.diag.skipped_by_reason if r not in old.diag.skipped_by_reason]
+            old.diag.skip(reasons[0] if reasons else "unreadable_rewrite", parser.diag.last_error)
+        else:
+            self.parser = parser
+        self.cursor.offset = st.st_size
+        self.tail, self.tail_fed, self.edge = b"", False, b""
         return st.st_size
 
     def snapshot(self) -> AgentSession:
@@ -259,10 +310,36 @@ class TrackedFile:
         return self._snapshot
 
 
-def _decompress_zst(data: bytes) -> bytes:
-    import zstandard
+def _unusable(parser: SessionParser) -> bool:
+    """Every line (for a document: the document) was skipped: nothing was read from the file."""
+    d = parser.diag
+    return d.lines_read > 0 and d.lines_skipped >= d.lines_read
 
+
+def _open_regular(path: str | os.PathLike[str]) -> BinaryIO:
+    """Open for reading, refusing anything but a regular file without ever blocking.
+
+    The file was a regular file when listed and stat'ed, but may have been
+    swapped for a FIFO since; a plain ``open`` of a FIFO waits for a writer.
+    """
+    fh = open(path, "rb", opener=_nonblocking)  # noqa: SIM115 - returned to the caller's ``with``
+    try:
+        if not S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def _decompress_zst(data: bytes) -> bytes:
     import io
+
+    import zstandard
 
     try:
         try:

@@ -154,6 +154,8 @@ class SessionStore:
         self._tree = _TreeState()
         self._discoveries = 0
         self._roots: tuple[str, ...] | None = None
+        #: Paths the last walk could not list (kept in ``errors`` too).
+        self._walk_errors: set[str] = set()
         self._last_full_stat = 0.0
         #: Files waiting for their first parse, with the stat that queued them.
         self._pending: dict[str, os.stat_result] = {}
@@ -189,7 +191,13 @@ class SessionStore:
             self._load_cache()
             hinted = set(changed) if changed is not None else None
             due = time.monotonic() - self._last_full_stat > FULL_STAT_INTERVAL
-            if hinted is None or due or self._discoveries < 2 or self._hints_need_walk(hinted):
+            if (
+                hinted is None
+                or due
+                or self._discoveries < 2
+                or self._walk_errors
+                or self._hints_need_walk(hinted)
+            ):
                 found = self._discover(stats)
                 full = hinted is None or due or found is not None
             else:
@@ -203,7 +211,7 @@ class SessionStore:
                 assert hinted is not None
                 targets = [p for p in hinted if p in self._files]
             for key in targets:
-                if key not in self._pending:
+                if key not in self._pending and key not in self._from_cache:
                     self._update(self._files[key], stats)
             self._harvest(stats, wait=False)
             self._parse_pending(stats, started, budget)
@@ -245,15 +253,27 @@ class SessionStore:
         return self._roots
 
     def _discover(self, stats: RefreshStats) -> list[SessionFile] | None:
-        """The session files, or None when no directory changed since the last walk."""
-        if not self._tree.changed():
+        """The session files, or None when no directory changed since the last walk.
+
+        What the walk could not list (an unreadable folder hides every session
+        in it) is reported in ``errors`` under the folder's path, and keeps the
+        walk going every refresh until it clears: fixing a permission changes
+        no mtime.
+        """
+        if not self._walk_errors and not self._tree.changed():
             return None
         if self._discoveries:
             # Not on the first call: a one-shot caller (the CLI) never needs the mtimes.
             self._tree.record(self.homes, self.agents)
         self._discoveries += 1
         stats.discovered = True
-        return find_session_files(self.homes, self.agents)
+        walk_errors: dict[str, str] = {}
+        found = find_session_files(self.homes, self.agents, errors=walk_errors)
+        for path in self._walk_errors - walk_errors.keys():
+            self.errors.pop(path, None)
+        self.errors.update(walk_errors)
+        self._walk_errors = set(walk_errors)
+        return found
 
     def _apply_discovery(self, found: list[SessionFile], stats: RefreshStats) -> None:
         seen: set[str] = set()
@@ -280,7 +300,8 @@ class SessionStore:
             del self._files[key]
             self._pending.pop(key, None)
             self._detail.pop(key, None)
-            self.errors.pop(key, None)
+            if key not in self._walk_errors:
+                self.errors.pop(key, None)
             stats.removed += 1
             if was_ready:
                 stats.changed_paths.append(key)
@@ -316,7 +337,7 @@ class SessionStore:
             if tracked.path in self.errors:
                 del self.errors[tracked.path]
                 stats.changed_paths.append(tracked.path)
-            if read or tracked.parser is not None and tracked.parser.dirty:
+            if read or (tracked.parser is not None and tracked.parser.dirty):
                 stats.files_read += 1
                 stats.bytes_read += read
                 if tracked.path not in stats.changed_paths:
@@ -332,7 +353,8 @@ class SessionStore:
 
     # ----------------------------------------------------------- first parses
     def _parse_pending(self, stats: RefreshStats, started: float, budget: float | None) -> None:
-        queued = [p for p in self._pending if p not in self._in_jobs()]
+        in_jobs = self._in_jobs()
+        queued = [p for p in self._pending if p not in in_jobs]
         if not queued:
             if budget is None:
                 self._harvest(stats, wait=True)
@@ -344,7 +366,10 @@ class SessionStore:
             if self._parallel_ok(todo):
                 self._submit(_by_size(queued, self._pending), BATCH_BYTES)
                 self._harvest(stats, wait=True)
-            self._parse_here(queued, stats)
+                self._parse_here(queued, stats)  # what a worker could not do
+            else:
+                self._parse_here(queued, stats)
+                self._harvest(stats, wait=True)  # background work from an earlier budgeted call
             return
         deadline = started + budget
         rest = self._parse_here(queued, stats, deadline)
@@ -392,15 +417,12 @@ class SessionStore:
         if not self._jobs:
             return
         done: Iterator[cf.Future[list[ScanResult]]]
-        if wait:
-            done = cf.as_completed(list(self._jobs))
-        else:
-            done = iter([f for f in list(self._jobs) if f.done()])
+        done = cf.as_completed(list(self._jobs)) if wait else iter([f for f in list(self._jobs) if f.done()])
         for fut in done:
             batch = self._jobs.pop(fut)
             try:
                 results = fut.result()
-            except Exception:  # noqa: BLE001 - a broken worker: parse its files here instead
+            except Exception:
                 results = []
             self._adopt_results(results, {t.path: t for t in batch}, stats)
             left = [t.path for t in batch if t.path in self._pending and self._files.get(t.path) is t]
@@ -639,9 +661,9 @@ class _SessionIndex:
                 self._parent_of[key] = parent
                 self._children.setdefault(parent, set()).add(key)
             self._roll_up(key)
-        for parent in {old_parent, self._parent_of.get(key)}:
-            if parent is not None and parent in self._winner:
-                self._roll_up(parent)
+        for affected in {old_parent, self._parent_of.get(key)}:
+            if affected is not None and affected in self._winner:
+                self._roll_up(affected)
         self._ordered = None
 
     def _roll_up(self, key: _Key) -> None:
@@ -651,7 +673,9 @@ class _SessionIndex:
             rolled = TokenUsage()
             for k in kids:
                 rolled.add(k.usage)
-            s = s.model_copy(update={"subagent_usage": rolled, "subagent_ids": sorted(k.session_id for k in kids)})
+            s = s.model_copy(
+                update={"subagent_usage": rolled, "subagent_ids": sorted(k.session_id for k in kids)}
+            )
         self._set_final(key, s)
 
     def _set_final(self, key: _Key, s: AgentSession | None) -> None:
@@ -704,7 +728,7 @@ def scan_files(files: list[SessionFile]) -> list[ScanResult]:
             snap = tracked.snapshot()
             data = snap.__pydantic_serializer__.to_json(snap, exclude_computed_fields=True)
             state = tracked.export_state()
-        except Exception:  # noqa: BLE001 - unreadable, or not JSON-safe: the store parses it itself
+        except Exception:
             continue
         out.append(ScanResult(tracked.path, tracked.cursor, tracked.tail_fed, tracked.stat_ns, data, state))
     return out

@@ -7,11 +7,24 @@ transcript can never retitle, clear or hyperlink the user's terminal.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["MAX_TS_MS", "MIN_TS_MS", "cap", "clean_text", "one_line", "parse_ts_ms", "to_int"]
+import orjson
+
+__all__ = [
+    "MAX_TS_MS",
+    "MIN_TS_MS",
+    "cap",
+    "clean_text",
+    "dump_json",
+    "inert_json",
+    "one_line",
+    "parse_ts_ms",
+    "to_int",
+]
 
 # CSI, OSC (terminated by BEL or ST), other ESC sequences, C0/C1 controls except
 # \n and \t, DEL, and bidi overrides/isolates that can reorder what is shown.
@@ -42,6 +55,24 @@ def clean_text(text: str) -> str:
     if not out.isascii() and _SURROGATE_RE.search(out):
         out = _SURROGATE_RE.sub("\ufffd", out)
     return out
+
+
+#: UTF-8 of C1 controls (a terminal may run U+009B as CSI), bidi marks, overrides and
+#: isolates, and line/paragraph separators: JSON allows all of them raw inside strings.
+_UNSAFE_UTF8 = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+
+
+def _escape_unsafe(match: re.Match[bytes]) -> bytes:
+    return b"\\u%04x" % ord(match.group().decode())
+
+
+def inert_json(data: bytes) -> bytes:
+    """Encoded JSON with every character that could steer a terminal written as a ``\\uXXXX`` escape.
+
+    orjson escapes only C0 controls; JSON printed to a terminal must not carry
+    C1 controls or bidi overrides raw either. The data decodes to the same values.
+    """
+    return data if data.isascii() else _UNSAFE_UTF8.sub(_escape_unsafe, data)
 
 
 def cap(text: str | None, limit: int) -> str | None:
@@ -120,3 +151,24 @@ def to_int(value: Any) -> int:
             return 0
         return n if 0 <= n < 1 << 53 else 0
     return 0
+
+
+def dump_json(value: Any, *, compact: bool = False) -> bytes:
+    """JSON for the terminal or a pipe; never fails on what a file system may hold.
+
+    A file name with bytes that are not UTF-8 reaches us as a string with lone
+    surrogates, which orjson refuses and strict JSON readers reject even when
+    escaped: those characters are written as ``?`` (the name stays readable,
+    the output stays valid UTF-8 JSON). Characters that could steer a
+    terminal the JSON is printed on are written as ``\\uXXXX`` escapes (orjson
+    escapes only C0 controls): the data is the same, the output inert.
+    """
+    try:
+        if compact:
+            data = orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+        else:
+            data = orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        text = json.dumps(value, indent=None if compact else 2, ensure_ascii=False) + "\n"
+        data = text.encode("utf-8", errors="replace")
+    return inert_json(data)

@@ -151,7 +151,7 @@ def _plan(total: int, sessions: int, seed: int) -> list[_Plan]:
     for i, ((agent, _w), r) in enumerate(zip(agents, raw, strict=True)):
         target = max(20_000, int(r * scale))
         # More turns for bigger sessions, but the biggest grow through their tool outputs.
-        turns = max(1, min(160, int(target ** 0.5 / 28) + rng.randrange(0, 4)))
+        turns = max(1, min(160, int(target**0.5 / 28) + rng.randrange(0, 4)))
         tools = rng.choice((1, 2, 2, 3, 3, 4))
         models = rng.choice(_MODELS[agent])
         extra: dict[str, Any] = {}
@@ -275,7 +275,9 @@ def generate(out: Path, total: int, sessions: int, seed: int = 0, *, quiet: bool
     return info
 
 
-def load_or_generate(out: Path, total: int, sessions: int, seed: int = 0, *, quiet: bool = False) -> CorpusInfo:
+def load_or_generate(
+    out: Path, total: int, sessions: int, seed: int = 0, *, quiet: bool = False
+) -> CorpusInfo:
     """Reuse the corpus at ``out`` when its manifest matches, else (re)generate it."""
     try:
         manifest = orjson.loads((out / MANIFEST).read_bytes())

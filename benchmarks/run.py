@@ -81,7 +81,9 @@ def run_timed(cmd: list[str], env: dict[str, str] | None = None, stdin: bytes | 
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-500:]}")
+        raise RuntimeError(
+            f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-500:]}"
+        )
     return wall
 
 
@@ -216,7 +218,9 @@ def _append_line(agent: str) -> bytes:
         session_id="feedface-0000-4000-8000-00000000beef", cwd="/home/dev/src/bench",
         start_ms=1_795_132_800_000, models=models, turns=4,
     )  # fmt: skip
-    marker = {"claude": b'"usage":{', "codex": b'"type":"token_count","info":{', "gemini": b'"tokens":{'}[agent]
+    marker = {"claude": b'"usage":{', "codex": b'"type":"token_count","info":{', "gemini": b'"tokens":{'}[
+        agent
+    ]
     lines = [ln for ln in mod.session_lines(spec) if marker in ln]
     return lines[-1]
 
@@ -376,7 +380,9 @@ class Tty:
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 48, 160, 0, 0))
         env = {**env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "48"}
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+        )
         os.close(slave)
         self.buf = bytearray()
         self.lock = threading.Lock()
@@ -557,6 +563,7 @@ def verdict(ok: bool | None, miss: bool = False) -> str:
 
 def report(r: dict[str, Any], runs: int) -> str:
     import generate_corpus as gc
+
     m = r["machine"]
     cold, warm, fp = r["cold"], r["warm"], r["first_paint"]
     cc = cold.get("ccusage_s")
@@ -570,7 +577,9 @@ def report(r: dict[str, Any], runs: int) -> str:
         (
             f"Cold full scan, {corpus['1gb']['label']} / {corpus['1gb']['sessions']:,} sessions "
             f"({cold['files']:,} files), no cache: `agentsession list --json`",
-            f"{fmt_s(cold['agentsession_s'])} = **{ratio:.2f}× ccusage**" if ratio else fmt_s(cold["agentsession_s"]),
+            f"{fmt_s(cold['agentsession_s'])} = **{ratio:.2f}× ccusage**"
+            if ratio
+            else fmt_s(cold["agentsession_s"]),
             "≤ 1.0× ccusage (> 1.5× = miss)",
             verdict(ratio <= 1.0 if ratio else None, miss=bool(ratio and ratio > 1.5)),
         )
@@ -578,7 +587,9 @@ def report(r: dict[str, Any], runs: int) -> str:
     rows.append(
         (
             "  same, store only (refresh + sessions, no interpreter start or JSON output)",
-            f"{fmt_s(cold['snapshot_s'])} = {snap_ratio:.2f}× ccusage" if snap_ratio else fmt_s(cold["snapshot_s"]),
+            f"{fmt_s(cold['snapshot_s'])} = {snap_ratio:.2f}× ccusage"
+            if snap_ratio
+            else fmt_s(cold["snapshot_s"]),
             "",
             "",
         )
@@ -646,7 +657,9 @@ def report(r: dict[str, Any], runs: int) -> str:
     rows.append(
         (
             "Warm start with the persistent cache: full snapshot (store, in-process)",
-            f"{fmt_s(warm['snapshot_s'])} = **{warm_ratio:.2f}× ccusage**" if warm_ratio else fmt_s(warm["snapshot_s"]),
+            f"{fmt_s(warm['snapshot_s'])} = **{warm_ratio:.2f}× ccusage**"
+            if warm_ratio
+            else fmt_s(warm["snapshot_s"]),
             "≤ 0.25× ccusage",
             verdict(warm_ratio <= 0.25 if warm_ratio else None),
         )
@@ -654,7 +667,9 @@ def report(r: dict[str, Any], runs: int) -> str:
     rows.append(
         (
             "  same as a whole `list --json` process (interpreter, imports, JSON out)",
-            f"{fmt_s(warm['process_s'])} = {warm_proc_ratio:.2f}× ccusage" if warm_proc_ratio else fmt_s(warm["process_s"]),
+            f"{fmt_s(warm['process_s'])} = {warm_proc_ratio:.2f}× ccusage"
+            if warm_proc_ratio
+            else fmt_s(warm["process_s"]),
             "",
             "",
         )
@@ -725,7 +740,9 @@ def report(r: dict[str, Any], runs: int) -> str:
         by = c["by_agent"]
         lines.append(
             f"| {name} | {c['label']} | {c['sessions']:,} | {c['files']:,} | "
-            + " | ".join(f"{by[a]['sessions']:,} / {gc._human(by[a]['bytes'])}" for a in ("claude", "codex", "gemini"))
+            + " | ".join(
+                f"{by[a]['sessions']:,} / {gc._human(by[a]['bytes'])}" for a in ("claude", "codex", "gemini")
+            )
             + " |"
         )
     lines += [
@@ -793,6 +810,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     skip = set(filter(None, args.skip.split(",")))
     import generate_corpus as gc
+
     presets = ["100mb", "1gb"] + ([] if args.no_3gb else ["3gb"])
     corpora = {}
     for name in presets:

@@ -37,7 +37,11 @@ def spec_for(agent: str, n: int = 0, **kw: Any) -> SynthSpec:
         "codex": f"0199{n:04d}-aaaa-7bbb-8ccc-ddddeeeeffff",
         "gemini": f"9e9e{n:04d}-1234-4567-89ab-cdef01234567",
     }
-    models = {"claude": ("claude-sonnet-4-5",), "codex": ("gpt-5", "gpt-5-codex"), "gemini": ("gemini-2.5-pro",)}
+    models = {
+        "claude": ("claude-sonnet-4-5",),
+        "codex": ("gpt-5", "gpt-5-codex"),
+        "gemini": ("gemini-2.5-pro",),
+    }
     base: dict[str, Any] = dict(
         session_id=ids[agent],
         cwd=f"/home/dev/src/proj{n}",
@@ -333,7 +337,12 @@ def test_summary_cache_round_trip_keeps_every_field(
     for sf in store.tracked_files():
         entry = entries[str(sf.path)]
         st = os.stat(sf.path)
-        assert (entry.size, entry.mtime_ns, entry.ino, entry.offset) == (st.st_size, st.st_mtime_ns, st.st_ino, st.st_size)
+        assert (entry.size, entry.mtime_ns, entry.ino, entry.offset) == (
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ino,
+            st.st_size,
+        )
         assert entry.file_key.startswith(sf.agent_type.value + "|")
     for s in store.sessions():
         if not s.subagent_ids:  # the store rolls subagents up after the cache

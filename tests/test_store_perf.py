@@ -34,7 +34,11 @@ def spec_for(agent: str, n: int = 0, **kw: Any) -> SynthSpec:
         "codex": f"0199{n:04d}-aaaa-7bbb-8ccc-ddddeeeeffff",
         "gemini": f"9e9e{n:04d}-1234-4567-89ab-cdef01234567",
     }
-    models = {"claude": ("claude-sonnet-4-5",), "codex": ("gpt-5", "gpt-5-codex"), "gemini": ("gemini-2.5-pro",)}
+    models = {
+        "claude": ("claude-sonnet-4-5",),
+        "codex": ("gpt-5", "gpt-5-codex"),
+        "gemini": ("gemini-2.5-pro",),
+    }
     base: dict[str, Any] = dict(
         session_id=ids[agent],
         cwd=f"/home/dev/src/proj{n}",
@@ -115,7 +119,9 @@ def test_append_after_a_worker_parse_reads_only_the_new_bytes(home: Path, agent:
     store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
     store.refresh()
     path = next(
-        f.path for f in store.tracked_files() if f.agent_type.value == agent and "subagents" not in str(f.path)
+        f.path
+        for f in store.tracked_files()
+        if f.agent_type.value == agent and "subagents" not in str(f.path)
     )
     line = one_more_line(agent)
     with open(path, "ab") as fh:
@@ -310,3 +316,49 @@ def test_session_order_is_kept_as_files_change(home: Path) -> None:
     assert got == [(s.agent_type.value, s.session_id) for s in fresh.sessions()]
     acts = [s.last_activity_ms or 0 for s in store.sessions()]
     assert acts == sorted(acts, reverse=True)
+
+
+# ------------------------------------------------------------ reader safety
+def test_a_file_rewritten_longer_in_place_is_not_taken_for_an_append(home: Path) -> None:
+    """Same inode, bigger size: only the bytes before the old offset tell a rewrite from an append."""
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    store.refresh()
+    path = synth("codex").session_path(home, spec_for("codex", 3))
+    other = b"".join(synth("codex").session_lines(spec_for("codex", 3, turns=6, seed=77)))
+    assert len(other) > path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.truncate(0)
+        fh.write(other)
+    stats = store.refresh()
+    assert stats.bytes_read == len(other)
+    assert by_id(store) == cold(home)
+    assert store.get(spec_for("codex", 3).session_id).diagnostics.reparses == 1  # type: ignore[union-attr]
+
+
+def test_a_fifo_swapped_in_after_listing_is_an_error_not_a_hang(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = synth("claude").session_path(home, spec_for("claude", 1))
+    real = store_mod.find_session_files
+
+    def list_then_swap(*a: Any, **k: Any) -> Any:
+        found = real(*a, **k)
+        if path.is_file():
+            path.unlink()
+            os.mkfifo(path)
+        return found
+
+    monkeypatch.setattr(store_mod, "find_session_files", list_then_swap)
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    done = threading.Event()
+
+    def run() -> None:
+        store.refresh()
+        done.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(30)  # a hang guard, not a timing: an open() of the FIFO would wait for a writer
+    assert done.is_set()
+    assert "not a regular file" in store.errors[str(path)]
+    assert len(store.sessions()) == 9

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
-import orjson
 from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
@@ -33,6 +32,7 @@ from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from agent_session import AgentHomes, __version__
+from agent_session.text import dump_json
 
 from .formatting import fmt_tokens
 from .monitor import DetailView, MatchView, Monitor, MonitorSnapshot, ProcNode, Wakeup, flatten
@@ -553,7 +553,7 @@ def _print_once(monitor: Monitor, as_json: bool, out: object) -> None:
     snap = monitor.collect()
     write = out.write  # type: ignore[attr-defined]
     if as_json:
-        write(orjson.dumps(snap.to_json(), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode())
+        write(dump_json(snap.to_json()).decode())
         return
     for node in flatten(snap.roots):
         write(node.label + "\n")

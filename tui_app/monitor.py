@@ -614,7 +614,7 @@ def _root_label(p: ProcSample, m: MatchView, s: AgentSession | None) -> str:
         total = s.usage.total_tokens + s.subagent_usage.total_tokens
         what = f"{s.display_id} · {one_line(s.model, 30) or '-'} · {fmt_tokens(total)} tok"
     elif m.session_id:
-        what = m.session_id[:13]
+        what = one_line(m.session_id, 13) or "?"
     else:
         what = "(no session)"
     if m.evidence:

@@ -6,13 +6,12 @@ files of the Claude processes found, and run the matcher.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from ..discovery import AgentHomes
 from ..model import AgentSession, AgentType
-from ..text import one_line
+from ..text import dump_json, one_line
 from .evidence import read_claude_pid_files, read_gemini_projects
 from .matcher import SessionProcessMatcher, SessionProcessMatches
 from .recognize import label_process
@@ -97,7 +96,7 @@ def match_command(
         m = result.match_for_pid(pid)
         selected = [m] if m is not None else []
     if as_json:
-        out.write(json.dumps([m.to_dict() for m in selected], indent=2) + "\n")
+        out.write(dump_json([m.to_dict() for m in selected]).decode())
     elif pid is not None and not selected:
         out.write(f"no agent session matched for pid {pid}\n")
     else:

@@ -240,15 +240,21 @@ def build_trees(processes: Iterable[ProcessInfo]) -> list[AgentTree]:
         agent = label_process(proc.name, proc.exe, proc.cmdline)
         if agent is not None:
             labels[proc.pid] = agent
+    # A parent is never younger than its child: such a "parent" holds a reused pid (the
+    # snapshot raced a death and a fork), so the link is dropped. This also breaks
+    # the ppid cycles such a race can produce, where no process would be a root.
+    parent_of: dict[int, ProcessInfo] = {}
     for proc in by_pid.values():
-        if proc.ppid != proc.pid:
+        parent = by_pid.get(proc.ppid)
+        if proc.ppid != proc.pid and parent is not None and parent.create_time <= proc.create_time:
+            parent_of[proc.pid] = parent
             children.setdefault(proc.ppid, []).append(proc.pid)
 
     roots: dict[int, AgentType] = {}
     for pid, agent in labels.items():
         proc = by_pid[pid]
-        parent = by_pid.get(proc.ppid)
-        if _is_own_root(proc, agent, parent, labels.get(proc.ppid)):
+        parent = parent_of.get(pid)
+        if _is_own_root(proc, agent, parent, labels.get(parent.pid) if parent is not None else None):
             roots[pid] = agent
 
     trees: list[AgentTree] = []

@@ -14,6 +14,7 @@ tool calls with linked results, responses) for the session a user opens.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -47,6 +48,9 @@ from ..pricing import CostAccumulator
 from ..text import cap, clean_text, one_line, to_int
 
 __all__ = [
+    "MAX_ID_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_PATH_CHARS",
     "ParseContext",
     "SessionFile",
     "SessionParser",
@@ -57,6 +61,12 @@ __all__ = [
 ]
 
 _PREVIEW_CHARS = 240
+#: Longest model, tool, branch or version name kept; longer ones are junk, not names.
+MAX_NAME_CHARS = 256
+#: Longest path or id kept (PATH_MAX): nothing longer names a real file, or a real session.
+MAX_PATH_CHARS = 4096
+#: Ids longer than this are shortened, keeping them unique with a digest of the whole.
+MAX_ID_CHARS = 256
 _MAX_COUNT = 1 << 53
 
 
@@ -238,6 +248,7 @@ class SessionParser:
         """Record a model in force (``models`` keeps first-seen order)."""
         if not model or not isinstance(model, str):
             return
+        model = model[:MAX_NAME_CHARS]
         s = self.session
         s.model = model
         if model not in s.models:
@@ -256,7 +267,7 @@ class SessionParser:
         With a ``key``, a later call for the same key *replaces* the earlier
         contribution (Claude's per-block lines, Gemini's re-written messages).
         """
-        model = model or "unknown"
+        model = (model or "unknown")[:MAX_NAME_CHARS]
         s = self.session
         replaced = False
         if key is not None:
@@ -319,8 +330,9 @@ class SessionParser:
         s = self.session
         if call_id is not None and call_id in self._tools_by_id:
             return self._tools_by_id[call_id]  # a re-written call: counted once
+        tool_name = tool_name[:MAX_NAME_CHARS]
         s.tools[tool_name] = s.tools.get(tool_name, 0) + 1
-        path_list = list(paths)
+        path_list = [_bounded_path(p) for p in paths]
         for p in path_list:
             s.files[p.path] = s.files.get(p.path, 0) + 1
         if not self.detail or s.events is None:
@@ -385,7 +397,7 @@ class SessionParser:
             s.last_activity_ms = s.end_timestamp_ms
         self.finalize()
         self._dirty = False
-        return s.model_copy(deep=True)
+        return _bounded(s.model_copy(deep=True))
 
     def finalize(self) -> None:
         """Hook for derived fields computed from the whole state (e.g. cwd resolution)."""
@@ -396,6 +408,42 @@ class SessionParser:
 
 
 _COUNTED: Any = object()
+
+
+def _bounded(s: AgentSession) -> AgentSession:
+    """The session with every text taken from the file bounded, whatever the file holds.
+
+    Prompts and tool text are capped when recorded; these are the fields
+    parsers set directly (ids, cwd, branch, version), shown on every screen.
+    An over-long id keeps a digest of the whole, so two never merge.
+    """
+    s.session_id = _bounded_id(s.session_id) or s.session_id
+    s.conversation_id = _bounded_id(s.conversation_id)
+    s.parent_session_id = _bounded_id(s.parent_session_id)
+    if s.cwd is not None and len(s.cwd) > MAX_PATH_CHARS:
+        s.cwd = cap(s.cwd, MAX_PATH_CHARS)
+    if s.git_branch is not None and len(s.git_branch) > MAX_NAME_CHARS:
+        s.git_branch = cap(s.git_branch, MAX_NAME_CHARS)
+    if s.version is not None and len(s.version) > MAX_NAME_CHARS:
+        s.version = cap(s.version, MAX_NAME_CHARS)
+    return s
+
+
+def _bounded_id(value: str | None) -> str | None:
+    if value is None or len(value) <= MAX_ID_CHARS:
+        return value
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return f"{value[: MAX_ID_CHARS - 20]}…{digest}"
+
+
+def _bounded_path(p: ToolPath) -> ToolPath:
+    if len(p.path) <= MAX_PATH_CHARS and (p.previous_path is None or len(p.previous_path) <= MAX_PATH_CHARS):
+        return p
+    return ToolPath(
+        path=cap(p.path, MAX_PATH_CHARS) or "",
+        access=p.access,
+        previous_path=cap(p.previous_path, MAX_PATH_CHARS),
+    )
 
 
 def decode_lossy(data: bytes) -> Any:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from conftest import expected_usage, make_spec, synth, write_lines
+from robustkit import expected_usage, make_spec, synth, write_lines
 
 from agent_session import TokenUsage
 from agent_session.synthetic import SynthSpec
@@ -38,7 +38,8 @@ class Target:
 
     @property
     def path(self) -> Path:
-        return synth(self.fmt).session_path(self.home, self.spec)  # type: ignore[no-any-return]
+        path: Path = synth(self.fmt).session_path(self.home, self.spec)
+        return path
 
     @property
     def session_id(self) -> str:
@@ -67,11 +68,13 @@ class Target:
         return self.path
 
     def document(self) -> bytes:
-        return synth("gemini").legacy_document(self.spec)  # type: ignore[no-any-return]
+        doc: bytes = synth("gemini").legacy_document(self.spec)
+        return doc
 
     # ----------------------------------------------------------- extra lines
     def usage_line(self, tag: str, raw: dict[str, Any]) -> bytes:
         """One more request with usage ``raw`` (field names of this format)."""
+        rec: dict[str, Any]
         if self.fmt == "claude":
             rec = {
                 "parentUuid": None,

@@ -32,6 +32,7 @@ from agent_session.process import (
     ProcessSnapshotter,
     SessionProcessMatcher,
     SessionProcessMatches,
+    build_trees,
     match_live,
 )
 
@@ -158,6 +159,8 @@ def test_thousand_short_lived_agents_while_the_matcher_runs(churn_home: Path, tm
             starts = [s for t, s in spawned.get(pid, []) if t <= create_time + 1.0]
             assert starts and starts[-1] == sid, f"pid {pid} bound to {sid}, it was {starts}"
     assert any(ev is Evidence.PID_FILE for *_, ev in seen), "no stand-in was ever matched"
+    by_evidence = {ev.value: sum(1 for *_, e in seen if e is ev) for ev in Evidence}
+    print(f"churn: {len(spawned)} pids, {rounds} match rounds, matches by evidence {by_evidence}")
 
     # All dead and reaped: a fresh match binds none of them, though their pid files remain.
     leftovers = {c.pid for c in psutil.Process().children(recursive=True)} & set(spawned)
@@ -190,7 +193,9 @@ def test_recycled_pids_with_stale_pid_files_never_bind_the_wrong_process() -> No
     files: dict[int, ClaudePidFile] = {}
     bound = 0
     for _ in range(3000):
-        t += 0.5
+        # 0.37 s apart: a dead holder of the same pid started a fraction of a second earlier
+        # (never a whole number of seconds within reach, which clock ticks cannot tell apart).
+        t = round(t + 0.37, 2)
         pid = rng.choice(pool)
         if pid in alive and rng.random() < 0.5:
             del alive[pid]  # dies; its pid file stays behind
@@ -198,7 +203,14 @@ def test_recycled_pids_with_stale_pid_files_never_bind_the_wrong_process() -> No
             sid = f"s-{rng.randrange(60):03d}" if rng.random() < 0.7 else None
             alive[pid] = (t, sid)
             if sid is not None:
-                files[pid] = ClaudePidFile(pid=pid, session_id=sid, path=f"/h/{pid}.json", proc_start=t)
+                # Its own file: the same ticks, seen through a boot time that may have moved a second.
+                files[pid] = ClaudePidFile(
+                    pid=pid,
+                    session_id=sid,
+                    path=f"/h/{pid}.json",
+                    proc_start=t + rng.choice((0.0, 0.0, 1.0, -1.0)),
+                    proc_start_ticks=True,
+                )
         procs = [
             ProcessInfo(pid=p, ppid=1, create_time=ct, name="claude", cmdline=("claude",), cwd="/w/p")
             for p, (ct, _) in alive.items()
@@ -211,3 +223,32 @@ def test_recycled_pids_with_stale_pid_files_never_bind_the_wrong_process() -> No
                 assert sid == own, f"pid {pid_} (started {ct}) bound to {sid} by {ev}, it writes {own}"
                 bound += 1
     assert bound > 1000
+
+
+def test_a_ppid_cycle_from_a_racing_snapshot_keeps_the_agent() -> None:
+    """A parent died and its pid went to a new child of the child: each now names the other."""
+    old = ProcessInfo(pid=100, ppid=200, create_time=10.0, name="claude", cmdline=("claude",))
+    new = ProcessInfo(pid=200, ppid=100, create_time=20.0, name="claude", cmdline=("claude",))
+    trees = build_trees([old, new])
+    assert [(t.root.pid, t.pids) for t in trees] == [(100, (100, 200))]
+
+
+def test_a_process_never_hangs_under_a_younger_one() -> None:
+    """Its parent pid was reused by an agent started later: it is not that agent's tool."""
+    agent = ProcessInfo(pid=600, ppid=1, create_time=60.0, name="claude", cmdline=("claude",))
+    stray = ProcessInfo(
+        pid=500,
+        ppid=600,
+        create_time=1.0,
+        name="bash",
+        cmdline=("bash",),
+        environ={"CLAUDE_CODE_SESSION_ID": "s-other"},
+    )
+    tool = ProcessInfo(pid=700, ppid=600, create_time=61.0, name="bash", cmdline=("bash",))
+    trees = build_trees([agent, stray, tool])
+    assert [(t.root.pid, t.pids) for t in trees] == [(600, (600, 700))]
+    sessions = [
+        AgentSession(agent_type=AgentType.CLAUDE, session_id="s-other", path="/x/s-other.jsonl", cwd="/w")
+    ]
+    result = SessionProcessMatcher().match([agent, stray, tool], sessions, now_ms=62_000)
+    assert result.session_for_pid(600) is None  # the stray's environment is no evidence for 600

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import FORMATS, make_store, write_bystanders
 from formats import Target
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from robustkit import FORMATS, make_store, write_bystanders
 
 from agent_session import AgentSession, SessionStore
 
@@ -143,7 +143,8 @@ def test_writer_threads_append_while_the_store_refreshes(tmp_path: Path) -> None
     legacy_path = legacy[0].write_document(b"")
     done = threading.Event()
     threads = [
-        threading.Thread(target=_writer, args=(t.path, data, 7 + i, done)) for i, (t, data) in enumerate(streams)
+        threading.Thread(target=_writer, args=(t.path, data, 7 + i, done))
+        for i, (t, data) in enumerate(streams)
     ]
     threads.append(threading.Thread(target=_rewriter, args=(legacy_path, [x.document() for x in legacy], 3)))
     store = make_store(home)

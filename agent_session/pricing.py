@@ -93,12 +93,14 @@ class CostAccumulator:
     """Per-session cost state: usage summed per (model, tier) bucket."""
 
     agent: AgentType | None = None
-    _buckets: dict[tuple[str, int], TokenUsage] = field(default_factory=dict)
+    _buckets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     _counts: dict[tuple[str, int], int] = field(default_factory=dict)
     _cached: tuple[float | None, tuple[str, ...]] | None = None
 
-    def add(self, model: str, usage: TokenUsage, sign: int = 1) -> None:
-        total_input = usage.input_tokens + usage.cache_creation_tokens + usage.cache_read_tokens
+    def add(self, model: str, usage: TokenUsage | tuple[int, int, int, int, int], sign: int = 1) -> None:
+        """Add one request (``sign=-1`` takes it back out); usage as TokenUsage or its ``as_tuple()``."""
+        counts = usage.as_tuple() if isinstance(usage, TokenUsage) else usage
+        total_input = counts[0] + counts[2] + counts[3]
         pricing = _resolve(model, self.agent)
         tier = 0
         if pricing is not None and pricing.tier_starts:
@@ -107,8 +109,9 @@ class CostAccumulator:
         key = (model, tier)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenUsage()
-        bucket.add(usage, sign)
+            bucket = self._buckets[key] = [0, 0, 0, 0, 0]
+        for i in range(5):
+            bucket[i] += sign * counts[i]
         self._counts[key] = self._counts.get(key, 0) + sign
         self._cached = None
 
@@ -118,8 +121,9 @@ class CostAccumulator:
             total = 0.0
             priced = False
             unpriced: list[str] = []
-            for key, usage in self._buckets.items():
+            for key, counts in self._buckets.items():
                 model, n = key[0], self._counts.get(key, 0)
+                usage = TokenUsage.from_tuple((counts[0], counts[1], counts[2], counts[3], counts[4]))
                 pricing = _resolve(model, self.agent)
                 if pricing is None:
                     if not usage.is_zero() and model not in unpriced:

@@ -312,8 +312,8 @@ class TrackedFile:
 
 def _unusable(parser: SessionParser) -> bool:
     """Every line (for a document: the document) was skipped: nothing was read from the file."""
-    d = parser.diag
-    return d.lines_read > 0 and d.lines_skipped >= d.lines_read
+    read = parser.line_no
+    return read > 0 and parser.diag.lines_skipped >= read
 
 
 def _open_regular(path: str | os.PathLike[str]) -> BinaryIO:

@@ -16,7 +16,9 @@ What makes a large history cheap (DESIGN §4, §8):
   and parser version match its cache entry is not read at all.
 - **Both cores.** A large initial parse is split across worker processes
   (:func:`scan_files`), each handing back the summary and the pickled parser, so
-  a later append to any file is still read incrementally.
+  a later append to any file is still read incrementally. Workers are forked
+  from a single-threaded caller (the CLI) and started as fresh interpreters
+  from a threaded one (the monitor), where a fork could copy a held lock.
 - **Newest first.** ``refresh(budget=…)`` parses the most recently modified
   files until the time budget is spent and leaves the rest to worker processes
   in the background; later refreshes take in what they finished. A monitor
@@ -32,14 +34,19 @@ from __future__ import annotations
 
 import bisect
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -112,6 +119,8 @@ class RefreshStats:
     parsed_by_workers: int = 0
     #: True when discovery walked the homes (False: directory mtimes showed nothing new).
     discovered: bool = False
+    #: True when every known file was stat'ed (False: only what a watcher or ``changed=`` named).
+    full_pass: bool = False
 
     @property
     def complete(self) -> bool:
@@ -126,6 +135,8 @@ class SessionStore:
     ``AGENTSESSION_NO_CACHE`` variable turns it off), a directory, or a
     :class:`~agent_session.cache.SummaryCache`. ``workers``: processes for a
     large initial parse (None: one per available core; 0 or 1: parse here).
+    ``watch``: follow the session trees with a file watcher (``watchfiles``)
+    and let ``refresh()`` look only at what it reported, as with ``changed=``.
     """
 
     def __init__(
@@ -136,6 +147,7 @@ class SessionStore:
         cache: bool | str | Path | SummaryCache | None = None,
         workers: int | None = None,
         parallel_min_bytes: int = PARALLEL_MIN_BYTES,
+        watch: bool = False,
     ) -> None:
         self.homes = homes if homes is not None else AgentHomes.resolve()
         self.agents = frozenset(agents) if agents is not None else frozenset(AgentType)
@@ -159,7 +171,7 @@ class SessionStore:
         self._last_full_stat = 0.0
         #: Files waiting for their first parse, with the stat that queued them.
         self._pending: dict[str, os.stat_result] = {}
-        self._pool: cf.ProcessPoolExecutor | None = None
+        self._pool: cf.Executor | None = None
         #: Batches handed to workers, with the tracked files they were taken from.
         self._jobs: dict[cf.Future[list[ScanResult]], list[TrackedFile]] = {}
         #: Paths taken from the cache in the current refresh (changed, but nothing new to save).
@@ -168,6 +180,7 @@ class SessionStore:
         self._cache_entries: dict[str, CacheEntry] | None = None
         self._cache_dirty = False
         self._cache_saved_once = False
+        self._watcher = _Watcher(self._existing_trees()) if watch else None
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, *, budget: float | None = None, changed: Iterable[str] | None = None) -> RefreshStats:
@@ -189,7 +202,7 @@ class SessionStore:
         stats = RefreshStats()
         with self._lock:
             self._load_cache()
-            hinted = set(changed) if changed is not None else None
+            hinted = set(changed) if changed is not None else self._watcher_hints()
             due = time.monotonic() - self._last_full_stat > FULL_STAT_INTERVAL
             if (
                 hinted is None
@@ -206,13 +219,13 @@ class SessionStore:
                 self._apply_discovery(found, stats)
             if full:
                 self._last_full_stat = time.monotonic()
-                targets: Iterable[str] = list(self._files)
+                self._full_pass(stats)
             else:
                 assert hinted is not None
-                targets = [p for p in hinted if p in self._files]
-            for key in targets:
-                if key not in self._pending and key not in self._from_cache:
-                    self._update(self._files[key], stats)
+                for key in hinted:
+                    if key in self._files and key not in self._pending:
+                        self._update(self._files[key], stats)
+            stats.full_pass = full
             self._harvest(stats, wait=False)
             self._parse_pending(stats, started, budget)
             for key, tracked in list(self._detail.items()):
@@ -230,6 +243,34 @@ class SessionStore:
             self._maybe_save_cache()
         stats.seconds = time.perf_counter() - started
         return stats
+
+    def _full_pass(self, stats: RefreshStats) -> None:
+        """``stat`` every known file; only those whose stat moved are looked at further."""
+        skip = self._pending.keys() | self._from_cache
+        for key, tracked in self._files.items():
+            if key in skip:
+                continue
+            if tracked.ready and tracked.error is None:
+                try:
+                    st = os.stat(key)
+                except OSError:
+                    st = None
+                if st is not None and tracked.cursor.same_stat(st) and S_ISREG(st.st_mode):
+                    continue  # the common case, kept to one stat and four comparisons
+            self._update(tracked, stats)
+
+    def _watcher_hints(self) -> set[str] | None:
+        """What the watcher saw since the last call, once it can be trusted (else None: full pass)."""
+        w = self._watcher
+        if w is None:
+            return None
+        hints = w.drain()
+        if hints is None or w.ready_at is None or self._last_full_stat <= w.ready_at:
+            return None  # not watching yet, or no full pass since it started: nothing to rely on
+        return hints
+
+    def _existing_trees(self) -> list[str]:
+        return [t for t in self._tree_roots() if os.path.isdir(t)]
 
     def _hints_need_walk(self, hinted: set[str]) -> bool:
         """A hint about a file we do not know (or that is gone) under a session tree."""
@@ -403,13 +444,21 @@ class SessionStore:
         pool = self._ensure_pool()
         for batch in _batches(paths, self._pending, batch_bytes):
             tracked = [self._files[p] for p in batch]
-            fut = pool.submit(scan_files, [t.file for t in tracked])
+            files = [t.file for t in tracked]
+            if isinstance(pool, _SubprocessPool):
+                fut = pool.submit(pool.scan, files)
+            else:
+                fut = pool.submit(scan_files, files)
             self._jobs[fut] = tracked
 
-    def _ensure_pool(self) -> cf.ProcessPoolExecutor:
+    def _ensure_pool(self) -> cf.Executor:
         if self._pool is None:
             n = max(1, min(self.workers, 32))
-            self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_mp_context())
+            if _can_fork():
+                ctx = multiprocessing.get_context("fork")
+                self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+            else:
+                self._pool = _SubprocessPool(n)
         return self._pool
 
     def _harvest(self, stats: RefreshStats, *, wait: bool) -> None:
@@ -451,7 +500,13 @@ class SessionStore:
             stats.changed_paths.append(r.path)
 
     def close(self) -> None:
-        """Stop background workers and write the cache if it is due. The store stays usable."""
+        """Stop background workers and the watcher, write the cache if it is due.
+
+        The store stays usable (without its watcher: refreshes stat every file).
+        """
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
         with self._lock:
             if self._pool is not None:
                 for fut in self._jobs:
@@ -777,20 +832,148 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """``fork`` from a single-threaded process (instant, modules inherited), else ``forkserver``.
+class _Watcher:
+    """Paths changed under the session trees, collected by a ``watchfiles`` thread.
 
-    Forking a process that runs other threads (a UI, a watcher) can copy a lock
-    some thread holds; the fork server is a clean single-threaded parent.
+    ``ready_at`` is set once the watches are in place (the first timeout tick);
+    ``drain()`` returns None whenever the watcher is not running (failed to
+    start, too many watches, a tree vanished), and the store then stats every
+    file as if there were no watcher.
     """
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["agent_session.store"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+
+    def __init__(self, paths: list[str]) -> None:
+        self.ready_at: float | None = None
+        self.error: str | None = None
+        self._paths = paths
+        self._changes: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="agentsession-watch", daemon=True)
+        if paths:
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            import watchfiles
+
+            for changes in watchfiles.watch(
+                *self._paths,
+                watch_filter=None,
+                debounce=50,
+                step=20,
+                stop_event=self._stop,
+                rust_timeout=250,
+                yield_on_timeout=True,
+                raise_interrupt=False,
+            ):
+                if self.ready_at is None:
+                    self.ready_at = time.monotonic()
+                if changes:
+                    with self._lock:
+                        self._changes.update(path for _change, path in changes)
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.ready_at = None
+
+    def drain(self) -> set[str] | None:
+        if self.ready_at is None:
+            return None
+        with self._lock:
+            out, self._changes = self._changes, set()
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
+def _can_fork() -> bool:
+    """Fork workers only from a single-threaded process: instant, with every module inherited.
+
+    Forking a process that runs other threads (a UI, a file watcher, the
+    refresh thread itself) can copy a lock some thread holds into the child;
+    such a process gets :class:`_SubprocessPool` workers instead.
+    """
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+class _SubprocessPool(cf.ThreadPoolExecutor):
+    """Worker interpreters started with ``subprocess`` and fed batches over pipes.
+
+    Safe to start from any thread (unlike ``fork``) and, unlike the
+    ``spawn``/``forkserver`` start methods, it never re-imports the caller's
+    main module (a UI). Each pool thread owns one child
+    (``python -c "…_worker_main()"``) and hands it one batch at a time:
+    length-prefixed pickles both ways. A child that dies fails its batch,
+    which the store then parses itself.
+    """
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(max_workers=workers, thread_name_prefix="agentsession-scan")
+        self._local = threading.local()
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._children_lock = threading.Lock()
+
+    def scan(self, files: list[SessionFile]) -> list[ScanResult]:
+        child: subprocess.Popen[bytes] | None = getattr(self._local, "child", None)
+        if child is None or child.poll() is not None:
+            child = self._local.child = self._start_child()
+        assert child.stdin is not None and child.stdout is not None
+        payload = pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL)
+        child.stdin.write(len(payload).to_bytes(8, "little") + payload)
+        child.stdin.flush()
+        head = child.stdout.read(8)
+        if len(head) < 8:
+            raise RuntimeError("scan worker exited")
+        data = child.stdout.read(int.from_bytes(head, "little"))
+        results: list[ScanResult] = pickle.loads(data)
+        return results
+
+    def _start_child(self) -> subprocess.Popen[bytes]:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
+        child = subprocess.Popen(
+            [sys.executable, "-c", "from agent_session.store import _worker_main; _worker_main()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # never onto a UI's terminal
+            env=env,
+        )
+        with self._children_lock:
+            self._children.append(child)
+        return child
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        with self._children_lock:
+            children, self._children = self._children, []
+        for child in children:
+            with contextlib.suppress(OSError):
+                if child.stdin is not None:
+                    child.stdin.close()  # end of input: the child exits
+            if wait:
+                try:
+                    child.wait(5)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+
+
+def _worker_main() -> None:
+    """The loop of a :class:`_SubprocessPool` child: a batch of files in, their results out."""
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the result stream
+    while True:
+        head = inp.read(8)
+        if len(head) < 8:
+            return
+        files = pickle.loads(inp.read(int.from_bytes(head, "little")))
+        data = pickle.dumps(scan_files(files), protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(len(data).to_bytes(8, "little") + data)
+        out.flush()
 
 
 def _make_cache(

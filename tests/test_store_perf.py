@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import agent_session.store as store_mod
-from agent_session import AgentHomes, AgentSession, SessionStore, find_session_files
+from agent_session import AgentHomes, AgentSession, RefreshStats, SessionStore, find_session_files
 from agent_session.synthetic import SynthSpec
 
 START_MS = 1_795_000_000_000
@@ -265,17 +265,20 @@ def test_close_is_safe_and_the_store_stays_usable(home: Path, tmp_path: Path) ->
     assert by_id(store) == cold(home)
 
 
-def test_workers_from_a_threaded_process_come_from_a_fork_server(home: Path) -> None:
-    """A monitor refreshes on a worker thread: forking it could copy a held lock, so a server forks."""
+def test_workers_from_a_threaded_process_are_started_not_forked(home: Path) -> None:
+    """A monitor refreshes on a worker thread: forking it could copy a held lock, so workers are spawned."""
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert store_mod._mp_context().get_start_method() == "forkserver"
+        assert not store_mod._can_fork()
         store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
+        first = store.refresh(budget=0)  # background work, from this (non-main) situation
         stats = store.refresh()
-        assert stats.parsed_by_workers == 10
+        assert first.pending == 9 and stats.pending == 0
+        assert stats.parsed_by_workers == 9
         assert by_id(store) == cold(home)
+        store.close()
     finally:
         stop.set()
         other.join()
@@ -362,3 +365,41 @@ def test_a_fifo_swapped_in_after_listing_is_an_error_not_a_hang(
     assert done.is_set()
     assert "not a regular file" in store.errors[str(path)]
     assert len(store.sessions()) == 9
+
+
+def test_a_watching_store_reads_what_changed_without_stating_everything(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_mod, "FULL_STAT_INTERVAL", 3600.0)
+    age(home)
+    store = SessionStore(AgentHomes.resolve(home), workers=0, watch=True)
+    try:
+        settle(store)
+
+        def until(check: Any) -> RefreshStats:
+            for _ in range(400):  # a hang guard (20 s), not a timing
+                stats = store.refresh()
+                store.sessions()
+                if check(stats):
+                    return stats
+                if store._watcher is not None and store._watcher.error:
+                    pytest.skip(f"no file watcher here: {store._watcher.error}")
+                time.sleep(0.05)
+            raise AssertionError("the watcher never reported")
+
+        # Until the watches are in place (and a full pass followed), every refresh stats everything.
+        until(lambda s: not s.full_pass)
+        path = str(store.tracked_files()[3].path)
+        agent = "claude" if "/.claude/" in path else "codex" if "/.codex/" in path else "gemini"
+        line = one_more_line(agent)
+        with open(path, "ab") as fh:
+            fh.write(line)
+        stats = until(lambda s: s.files_read > 0)
+        assert not stats.full_pass
+        assert (stats.files_read, stats.bytes_read, stats.changed_paths) == (1, len(line), [path])
+        new = synth("codex").write_session(home, spec_for("codex", 40))
+        stats = until(lambda s: s.added > 0)
+        assert stats.discovered and str(new) in stats.changed_paths
+        assert by_id(store) == cold(home)
+    finally:
+        store.close()

@@ -47,6 +47,8 @@ from ..model import (
 from ..pricing import CostAccumulator
 from ..text import cap, clean_text, one_line, to_int
 
+UsageTuple = tuple[int, int, int, int, int]
+
 __all__ = [
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",
@@ -132,7 +134,11 @@ class SessionParser:
         self.diag: ParseDiagnostics = self.session.diagnostics
         self._cost = CostAccumulator(self.agent_type)
         # Per-request contributions, so a re-sent request replaces instead of adding.
-        self._requests: dict[Hashable, tuple[str, TokenUsage]] = {}
+        self._requests: dict[Hashable, tuple[str, UsageTuple]] = {}
+        # Usage per model as plain int lists: a pydantic attribute write per token
+        # bucket per request was a tenth of the parse time. Models are built in snapshot().
+        self._usage_by_model: dict[str, list[int]] = {}
+        self._lines = 0
         self._response_index: dict[Hashable, int] = {}
         self._tools_by_id: dict[str, ToolEvent] = {}
         self._early_results: dict[str, tuple[Any, bool | None, int | None, int | None]] = {}
@@ -153,8 +159,13 @@ class SessionParser:
                 self.feed_line(line)
         self._dirty = True
 
+    @property
+    def line_no(self) -> int:
+        """Number of the line being parsed (1-based), for diagnostics."""
+        return self._lines
+
     def feed_line(self, line: bytes) -> None:
-        self.diag.lines_read += 1
+        self._lines += 1
         if not self.wants(line):
             return
         try:
@@ -165,19 +176,19 @@ class SessionParser:
                 return
         if not isinstance(record, dict):
             self.diag.skip(
-                "not_an_object", f"line {self.diag.lines_read}: {type(record).__name__}, not an object"
+                "not_an_object", f"line {self._lines}: {type(record).__name__}, not an object"
             )
             return
         try:
             self.handle(record)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             # Wrong types deep inside an otherwise valid record: skip the line, keep the session.
-            self.diag.skip("bad_record", f"line {self.diag.lines_read}: {type(exc).__name__}: {exc}"[:300])
+            self.diag.skip("bad_record", f"line {self._lines}: {type(exc).__name__}: {exc}"[:300])
         self._dirty = True
 
     def _decode_fallback(self, line: bytes, exc: Exception) -> Any:
         """The slow path for lines orjson rejects: say what was wrong, keep what can be kept."""
-        n = self.diag.lines_read
+        n = self._lines
         if b"\x00" in line:
             # NUL padding left by a crash (a pre-allocated block never written), often
             # glued to the line written after it: that line is whole, keep it.
@@ -223,17 +234,17 @@ class SessionParser:
         if value is None:
             return 0
         shown = repr(value)[:40] if isinstance(value, str | int | float) else type(value).__name__
-        self.diag.bad_value(field, f"line {self.diag.lines_read}: {field} is {shown}")
+        self.diag.bad_value(field, f"line {self._lines}: {field} is {shown}")
         return to_int(value)
 
     def bad_type(self, value: Any, field: str) -> None:
         """Note a field whose value has the wrong type (the parser ignores it)."""
-        self.diag.bad_value(field, f"line {self.diag.lines_read}: {field} is {type(value).__name__}")
+        self.diag.bad_value(field, f"line {self._lines}: {field} is {type(value).__name__}")
 
     def bad_time(self, value: Any, field: str = "timestamp") -> None:
         """Note a time that is not a time, or not a plausible one (it is ignored)."""
         shown = repr(value)[:40] if isinstance(value, str | int | float) else type(value).__name__
-        self.diag.bad_value(field, f"line {self.diag.lines_read}: {field} {shown} is not a plausible time")
+        self.diag.bad_value(field, f"line {self._lines}: {field} {shown} is not a plausible time")
 
     def see_timestamp(self, ts_ms: int | None) -> None:
         if ts_ms is None:
@@ -270,14 +281,15 @@ class SessionParser:
         model = (model or "unknown")[:MAX_NAME_CHARS]
         s = self.session
         replaced = False
+        counts = usage.as_tuple()
         if key is not None:
             old = self._requests.get(key)
             if old is not None:
                 self._charge(old[0], old[1], -1)
                 s.request_count -= 1
                 replaced = True
-            self._requests[key] = (model, usage)
-        self._charge(model, usage, 1)
+            self._requests[key] = (model, counts)
+        self._charge(model, counts, 1)
         s.request_count += 1
         self.see_model(model if model != "unknown" else None)
         if self.detail and s.events is not None:
@@ -289,16 +301,35 @@ class SessionParser:
                     self._response_index[key] = len(s.events.llm_responses)
                 s.events.llm_responses.append(resp)
 
-    def _charge(self, model: str, usage: TokenUsage, sign: int) -> None:
+    def _charge(self, model: str, counts: UsageTuple, sign: int) -> None:
+        acc = self._usage_by_model.get(model)
+        if acc is None:
+            acc = self._usage_by_model[model] = [0, 0, 0, 0, 0]
+        for i in range(5):
+            acc[i] += sign * counts[i]
+        if sign < 0 and not any(acc):
+            del self._usage_by_model[model]
+        self._cost.add(model, counts, sign)
+
+    def has_tool(self, call_id: str) -> bool:
+        """Whether a call with this id was already counted (re-written records)."""
+        return call_id in self._tools_by_id
+
+    def usage_of(self, key: Hashable) -> tuple[str, UsageTuple] | None:
+        """(model, counts) recorded under ``key`` by ``record_usage``, if any."""
+        return self._requests.get(key)
+
+    def _sync_usage(self) -> None:
         s = self.session
-        s.usage.add(usage, sign)
-        mu = s.model_usage.get(model)
-        if mu is None:
-            mu = s.model_usage[model] = TokenUsage()
-        mu.add(usage, sign)
-        if sign < 0 and mu.is_zero():
-            del s.model_usage[model]
-        self._cost.add(model, usage, sign)
+        total = [0, 0, 0, 0, 0]
+        model_usage: dict[str, TokenUsage] = {}
+        for model, acc in self._usage_by_model.items():
+            model_usage[model] = TokenUsage.from_tuple((acc[0], acc[1], acc[2], acc[3], acc[4]))
+            for i in range(5):
+                total[i] += acc[i]
+        s.model_usage = model_usage
+        s.usage = TokenUsage.from_tuple((total[0], total[1], total[2], total[3], total[4]))
+        self.diag.lines_read = self._lines
 
     def add_prompt(self, text: str, ts_ms: int | None = None, command: str | None = None) -> None:
         """A real prompt (the caller has already decided it is not injected text)."""
@@ -390,6 +421,7 @@ class SessionParser:
     def snapshot(self) -> AgentSession:
         """A deep copy of the session as parsed so far (safe to hand to other threads)."""
         s = self.session
+        self._sync_usage()
         cost, unpriced = self._cost.result()
         s.cost_usd = cost
         s.unpriced_models = unpriced

@@ -290,7 +290,7 @@ class GeminiParser(SessionParser):
         if line.startswith(_LAST_UPDATED_HEAD) and line.endswith(b'"}}') and len(line) < 80:
             ts = _ts(line[len(_LAST_UPDATED_HEAD) : -3].decode("ascii", "replace"))
             if ts is not None:
-                self.diag.lines_read += 1
+                self._lines += 1
                 self.see_timestamp(ts)
                 self._dirty = True
                 return
@@ -373,9 +373,9 @@ class GeminiParser(SessionParser):
         if isinstance(tokens, dict):
             usage = usage_from_tokens(tokens, self.count)
             key = ("gemini", mid)
-            old = self._requests.get(key)
+            old = self.usage_of(key)
             # A rewrite that only adds tool calls repeats the tokens: nothing to re-charge.
-            if old is None or old[0] != (model or "unknown") or old[1].as_tuple() != usage.as_tuple():
+            if old is None or old[0] != (model or "unknown") or old[1] != usage.as_tuple():
                 self.record_usage(key, model, usage, ts, response_id=mid)
         else:
             if tokens is not None:
@@ -417,7 +417,7 @@ class GeminiParser(SessionParser):
         args = call.get("args")
         args = args if isinstance(args, dict) else {}
         tool_ts = _ts(call.get("timestamp"))
-        if call_id in self._tools_by_id:  # a re-written message: the call is counted already
+        if self.has_tool(call_id):  # a re-written message: the call is counted already
             if from_checkpoint:
                 return  # a checkpoint may carry masked results: keep the ones recorded live
         else:
@@ -501,7 +501,7 @@ class GeminiLegacyParser(GeminiParser):
         self._dirty = True
         if not data.strip():
             return  # created, not yet written
-        self.diag.lines_read += 1
+        self._lines += 1
         try:
             doc = orjson.loads(data)
         except orjson.JSONDecodeError as exc:

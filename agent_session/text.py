@@ -111,7 +111,20 @@ def _plausible(ms: int) -> int | None:
 
 def parse_ts_ms(value: Any) -> int | None:
     """ISO-8601 string, epoch seconds or epoch milliseconds -> epoch ms (UTC), or None when implausible."""
-    if value is None or isinstance(value, bool):
+    if type(value) is str:  # the common case first: every record's timestamp goes through here
+        if len(value) < 10:
+            return None
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        try:
+            return _plausible(int(dt.timestamp() * 1000))
+        except (OverflowError, OSError, ValueError):
+            return None
+    if value is None or isinstance(value, bool | str):
         return None
     if isinstance(value, int | float):
         if value != value or value in (float("inf"), float("-inf")):
@@ -122,18 +135,7 @@ def parse_ts_ms(value: Any) -> int | None:
             return _plausible(int(ms))
         except (OverflowError, ValueError):
             return None
-    if not isinstance(value, str) or len(value) < 10:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        return _plausible(int(dt.timestamp() * 1000))
-    except (OverflowError, OSError, ValueError):
-        return None
+    return None
 
 
 def to_int(value: Any) -> int:

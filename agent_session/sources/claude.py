@@ -129,7 +129,6 @@ class ClaudeParser(SessionParser):
         # writes cost ~1 µs each, once per line adds up on a 1 GB history).
         self._first_ms: int | None = None
         self._last_ms: int | None = None
-        self._days: dict[str, int] = {}
 
     @classmethod
     def default_session_id(cls, path: Path) -> str:
@@ -179,20 +178,6 @@ class ClaudeParser(SessionParser):
 
     # ----------------------------------------------------------------------- time
     def _ts(self, value: Any) -> int | None:
-        """``parse_ts_ms`` with a fast path for the CLI's own ``YYYY-MM-DDTHH:MM:SS.mmmZ``."""
-        if isinstance(value, str) and len(value) == 24 and value[23] == "Z" and value[19] == ".":
-            day = self._days.get(value[:10])
-            if day is None:
-                day = parse_ts_ms(value[:10] + "T00:00:00Z")
-                if day is None:
-                    return parse_ts_ms(value)
-                if len(self._days) < 4096:
-                    self._days[value[:10]] = day
-            clock = value[11:13] + value[14:16] + value[17:19] + value[20:23]
-            if value[13] == value[16] == ":" and clock.isascii() and clock.isdigit():
-                h, m, sec = int(clock[0:2]), int(clock[2:4]), int(clock[4:6])
-                if h < 24 and m < 60 and sec < 60:
-                    return day + h * 3_600_000 + m * 60_000 + sec * 1000 + int(clock[6:9])
         return parse_ts_ms(value)
 
     def see_timestamp(self, ts_ms: int | None) -> None:

@@ -224,7 +224,10 @@ class MonitorApp(App[None]):
         """All file and /proc I/O happens here, one collection at a time."""
         worker = get_current_worker()
         while not worker.is_cancelled:
-            reason = self._wake.wait(self.interval, self.paused)
+            last = self.monitor.last
+            # While the history is still being read behind the first paint, look again soon.
+            loading = last is not None and last.history_pending > 0 and not self.paused
+            reason = self._wake.wait(min(self.interval, 0.3) if loading else self.interval, self.paused)
             if reason == "stop" or worker.is_cancelled:
                 return
             if self.paused and reason == "tick":
@@ -359,6 +362,9 @@ class MonitorApp(App[None]):
         if snap is None:
             parts.append("loading sessions…")
         else:
+            if snap.history_pending:
+                done = snap.history_files - snap.history_pending
+                parts.append(f"reading history {done:,}/{snap.history_files:,} files")
             if snap.collect_seconds > 1.0:
                 parts.append(f"slow refresh {snap.collect_seconds:.1f}s")
             if snap.errors:

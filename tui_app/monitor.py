@@ -226,6 +226,10 @@ class MonitorSnapshot:
     detail: DetailView | None = None
     #: True when only the detail was reloaded (a selection change), not files and processes.
     detail_only: bool = False
+    #: Session files of the history still waiting for their first parse (first paint
+    #: shows the newest sessions while background workers read the rest), of all known.
+    history_pending: int = 0
+    history_files: int = 0
     #: Raw sessions for ``--once --json`` (not used by the widgets).
     raw_sessions: tuple[AgentSession, ...] = field(default=(), compare=False, repr=False)
     raw_processes: tuple[ProcSample, ...] = field(default=(), compare=False, repr=False)
@@ -333,12 +337,16 @@ class Monitor:
         clock: Callable[[], float] = time.time,
         store: SessionStore | None = None,
         probe: ProcessProbe | None = None,
+        parse_budget: float | None = 0.25,
     ) -> None:
         self.homes = homes
         self.user_home = str(user_home) if user_home is not None else os.path.expanduser("~")
         self.clock = clock
         self.store = store if store is not None else SessionStore(homes)
         self.probe = probe if probe is not None else default_probe(homes)
+        #: Seconds a refresh may spend on first parses before showing what it has
+        #: (newest files first); the rest is read behind, shown as progress.
+        self.parse_budget = parse_budget
         self._seq = 0
         self._last: MonitorSnapshot | None = None
         self._ages: dict[int, tuple[int, str]] = {}
@@ -358,7 +366,7 @@ class Monitor:
     def collect(self, detail_key: str | None = None) -> MonitorSnapshot:
         """Refresh the store, snapshot and match processes, build display rows."""
         started = time.perf_counter()
-        stats = self.store.refresh()
+        stats = self.store.refresh(budget=self.parse_budget)
         sessions = self.store.sessions()
         try:
             report = self.probe(sessions)
@@ -385,6 +393,8 @@ class Monitor:
             process_error=report.error,
             refresh_seconds=stats.seconds,
             collect_seconds=0.0,
+            history_pending=stats.pending,
+            history_files=stats.files_seen,
             detail=self._detail(detail_key, by_key, now),
             raw_sessions=tuple(sessions),
             raw_processes=tuple(sorted(report.processes.values(), key=lambda p: p.pid)),

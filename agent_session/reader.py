@@ -333,7 +333,7 @@ def _open_regular(path: str | os.PathLike[str]) -> BinaryIO:
 
 
 def _nonblocking(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NONBLOCK)
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _decompress_zst(data: bytes) -> bytes:

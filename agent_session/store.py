@@ -67,6 +67,7 @@ PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 #: sessions arrive in a steady stream, newest first.
 BATCH_BYTES = 6 * 1024 * 1024
 BACKGROUND_BATCH_BYTES = 2 * 1024 * 1024
+BATCH_FILES = 24
 #: With ``changed=`` hints, every known file is still stat'ed this often (a missed event).
 FULL_STAT_INTERVAL = 10.0
 #: A complete store saves its cache at most this often while it keeps changing.
@@ -179,7 +180,7 @@ class SessionStore:
         self.cache = _make_cache(cache, self.homes, self.agents)
         self._cache_entries: dict[str, CacheEntry] | None = None
         self._cache_dirty = False
-        self._cache_saved_once = False
+        self._cache_attempted_at: float | None = None
         self._watcher = _Watcher(self._existing_trees()) if watch else None
 
     # ------------------------------------------------------------------ refresh
@@ -524,9 +525,15 @@ class SessionStore:
         self._cache_entries = self.cache.load()
 
     def _maybe_save_cache(self) -> None:
+        """Save once the history is complete, then at most every ``CACHE_SAVE_INTERVAL`` while it changes.
+
+        A cache that cannot be written is retried on the same schedule, not on
+        every refresh.
+        """
         if self.cache is None or self._pending or not self._cache_dirty:
             return
-        if self._cache_saved_once and time.monotonic() - self.cache.saved_at < CACHE_SAVE_INTERVAL:
+        last = self._cache_attempted_at
+        if last is not None and time.monotonic() - last < CACHE_SAVE_INTERVAL:
             return
         self.save_cache()
 
@@ -550,11 +557,11 @@ class SessionStore:
                         tracked.tail_fed, snap, raw,
                     )
                 )  # fmt: skip
+            self._cache_attempted_at = time.monotonic()
             ok = self.cache.save(entries)
             if ok:
                 self._cache_entries = {e.path: e for e in entries}
                 self._cache_dirty = False
-                self._cache_saved_once = True
             return ok
 
     @property
@@ -813,12 +820,17 @@ def _by_size(paths: list[str], stats: dict[str, os.stat_result]) -> list[str]:
 
 
 def _batches(paths: list[str], stats: dict[str, os.stat_result], limit: int) -> Iterator[list[str]]:
+    """Batches of about ``limit`` bytes, and of at most ``BATCH_FILES`` files.
+
+    Small files cost more per byte (a summary, a price and a pickle each), so
+    a byte limit alone would leave one large batch of them for the end.
+    """
     batch: list[str] = []
     size = 0
     for p in paths:
         batch.append(p)
         size += stats[p].st_size
-        if size >= limit:
+        if size >= limit or len(batch) >= BATCH_FILES:
             yield batch
             batch, size = [], 0
     if batch:

@@ -302,7 +302,41 @@ def probe_profile(home: str, top: str) -> dict[str, Any]:
     return {"total": st.total_tt, "rows": rows[: int(top)]}  # type: ignore[attr-defined]
 
 
+def probe_store_idle(home: str, watch: str, seconds: str) -> dict[str, Any]:
+    """The store's share of a monitor's idle CPU: refresh() + sessions() every second, nothing changing."""
+    import resource
+
+    from agent_session import AgentHomes, SessionStore
+
+    store = SessionStore(AgentHomes.resolve(home), watch=watch == "watch")
+    store.refresh()
+    store.sessions()
+    settle_until = time.monotonic() + 2.0  # the watcher's setup, and the full pass that follows it
+    while time.monotonic() < settle_until:
+        store.refresh()
+        store.sessions()
+        time.sleep(0.25)
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    full = 0
+    n = 0
+    while time.monotonic() - t0 < float(seconds):
+        full += store.refresh().full_pass
+        store.sessions()
+        n += 1
+        time.sleep(1.0)
+    r1, wall = resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - t0
+    store.close()
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return {
+        "cpu_percent": cpu / wall * 100,
+        "refreshes": n,
+        "full_passes": full,
+        "rss_mb": r1.ru_maxrss / 1024,
+    }
+
+
 PROBES: dict[str, Callable[..., dict[str, Any]]] = {
+    "store-idle": probe_store_idle,
     "list": probe_list,
     "first-paint": probe_first_paint,
     "refresh": probe_refresh,
@@ -735,6 +769,19 @@ def report(r: dict[str, Any], runs: int) -> str:
                 verdict(idle_r["peak_rss_mb"] < 200),
             )
         )
+    store_idle = r.get("store_idle") or {}
+    if store_idle:
+        rows.append(
+            (
+                "  the store's share: refresh() + sessions() each second, full stat pass / "
+                "`watch=True` (full pass every 10 s)",
+                " / ".join(
+                    f"{store_idle[m]['cpu_percent']:.2f} %" for m in ("walk", "watch") if m in store_idle
+                ),
+                "",
+                "",
+            )
+        )
     small = r.get("small_idle")
     if small:
         rows.append(
@@ -858,14 +905,22 @@ def notes_for(r: dict[str, Any]) -> list[str]:
             f"`agentsession-top` showed its first session rows after {fmt_s(tui['first_paint_s'])}, "
             "which is the time to the whole history: it does not call the budgeted refresh yet."
         )
+    idle_r, store_idle = r.get("idle") or {}, r.get("store_idle") or {}
+    if idle_r and idle_r["cpu_percent"] >= 3 and "walk" in store_idle and "watch" in store_idle:
+        out.append(
+            f"- Idle CPU: of the monitor's {idle_r['cpu_percent']:.1f} %, the store's stat pass over "
+            f"every file each second is {store_idle['walk']['cpu_percent']:.2f} %; with the store's own "
+            f"watcher (`SessionStore(watch=True)`) it is {store_idle['watch']['cpu_percent']:.2f} %. "
+            "The rest is the monitor's process snapshot, matching and screen update."
+        )
     ref = r["refresh"]
     if len(ref) >= 2:
         out.append(
             "- Refresh after an append, with watcher hints (`SessionStore(watch=True)` or "
             "`refresh(changed=…)`): "
-            + ", ".join(f"{k} {v['hinted_refresh_ms']:.1f} ms" for k, v in ref.items())
+            + ", ".join(f"{k} {fmt_ms(v['hinted_refresh_ms'])}" for k, v in ref.items())
             + "; without hints every known file is stat'ed: "
-            + ", ".join(f"{k} {v['full_refresh_ms']:.1f} ms" for k, v in ref.items())
+            + ", ".join(f"{k} {fmt_ms(v['full_refresh_ms'])}" for k, v in ref.items())
             + " (linear in the number of files, about "
             + f"{1000 * ref[max(ref, key=lambda k: ref[k]['files'])]['full_refresh_ms'] / ref[max(ref, key=lambda k: ref[k]['files'])]['files']:.1f} µs per file)."
         )
@@ -884,7 +939,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--probe", nargs="+", help=argparse.SUPPRESS)
+    ap.add_argument("--report-only", action="store_true", help="rewrite RESULTS.md from results.json")
     args = ap.parse_args(argv)
+    if args.report_only:
+        saved = json.loads((HERE / "results.json").read_text())
+        saved["notes"] = notes_for(saved) if "cold" in saved else []
+        args.out.write_text(report(saved, int(saved.get("runs", args.runs))))
+        return 0
     if args.probe:
         name, *rest = args.probe
         print(json.dumps(PROBES[name](*rest)))
@@ -929,6 +990,7 @@ def main(argv: list[str] | None = None) -> int:
         print("monitor idle CPU and RSS (1 GB)...", file=sys.stderr)
         r["idle"] = idle(home, warmup_max=90.0, window=30.0)
         r["small_idle"] = small_idle()
+        r["store_idle"] = {mode: probe("store-idle", str(home), mode, "20") for mode in ("walk", "watch")}
     if "matcher" not in skip:
         print("matcher...", file=sys.stderr)
         r["matcher"] = matcher(30)

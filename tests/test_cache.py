@@ -355,3 +355,27 @@ def _scope(home: Path) -> list[str]:
     from agent_session.model import AgentType
 
     return [f"{a.value}={r}" for a in sorted(AgentType) for r in homes.roots(a)]
+
+
+def test_an_unwritable_cache_is_reported_and_not_retried_every_refresh(
+    history: tuple[Path, dict[str, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home, paths = history
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    store = warm_store(home, blocker / "cache")
+    attempts: list[int] = []
+    real_save = SummaryCache.save
+
+    def counting_save(self: SummaryCache, entries: Any) -> bool:
+        attempts.append(1)
+        return real_save(self, entries)
+
+    monkeypatch.setattr(SummaryCache, "save", counting_save)
+    store.refresh()
+    assert store.cache_diagnostic is not None and store.cache_diagnostic.startswith("cache not written")
+    with open(paths["codex0"], "ab") as fh:
+        fh.write(paths["codex0"].read_bytes().splitlines(keepends=True)[-1])
+    assert store.refresh().files_read == 1
+    assert len(attempts) == 1  # the next try waits for the save interval
+    assert by_id(store) == cold(home)

@@ -899,11 +899,16 @@ def notes_for(r: dict[str, Any]) -> list[str]:
             )
     fp, tui = r.get("first_paint"), r.get("tui_first_paint") or {}
     if fp and tui.get("first_paint_s") and tui["first_paint_s"] > 0.5:
+        waits = tui["first_paint_s"] > 0.8 * fp["complete_s"]
         out.append(
             f"- The store paints the newest sessions in {fmt_s(fp['first_s'])} "
             f"({fmt_s(fp['first_from_spawn_s'])} from process start) with `refresh(budget=…)`; "
-            f"`agentsession-top` showed its first session rows after {fmt_s(tui['first_paint_s'])}, "
-            "which is the time to the whole history: it does not call the budgeted refresh yet."
+            f"`agentsession-top` showed its first session rows after {fmt_s(tui['first_paint_s'])}"
+            + (
+                ", about the time to the whole history: it does not paint before the history is read."
+                if waits
+                else ": the rest is the monitor's own start (Textual, layout, first process snapshot)."
+            )
         )
     idle_r, store_idle = r.get("idle") or {}, r.get("store_idle") or {}
     if idle_r and idle_r["cpu_percent"] >= 3 and "walk" in store_idle and "watch" in store_idle:

@@ -24,3 +24,11 @@ def samples() -> Path:
 def real_home(samples: Path) -> Path:
     """The user home written by the real CLIs (samples/real/home)."""
     return samples / "real" / "home"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty user home (agents write under home/.claude, home/.codex, home/.gemini)."""
+    h = tmp_path / "home"
+    h.mkdir()
+    return h

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import stat
 import time
@@ -11,8 +10,9 @@ from typing import Any
 
 import orjson
 import pytest
+from helpers.sessions import comparable, spec_for, synth
 
-from agent_session import AgentHomes, AgentSession, SessionStore
+from agent_session import AgentHomes, SessionStore
 from agent_session.cache import (
     CACHE_DIR_ENV,
     FORMAT,
@@ -21,39 +21,8 @@ from agent_session.cache import (
     code_fingerprint,
     default_cache_dir,
 )
-from agent_session.synthetic import SynthSpec
 
-START_MS = 1_795_000_000_000
 PAST = time.time() - 3600  # files older than the racy-mtime margin, as a real history is
-
-
-def synth(agent: str) -> Any:
-    return importlib.import_module(f"agent_session.synthetic.{agent}")
-
-
-def spec_for(agent: str, n: int = 0, **kw: Any) -> SynthSpec:
-    ids = {
-        "claude": f"5e55{n:04d}-1111-4222-8333-444455556666",
-        "codex": f"0199{n:04d}-aaaa-7bbb-8ccc-ddddeeeeffff",
-        "gemini": f"9e9e{n:04d}-1234-4567-89ab-cdef01234567",
-    }
-    models = {
-        "claude": ("claude-sonnet-4-5",),
-        "codex": ("gpt-5", "gpt-5-codex"),
-        "gemini": ("gemini-2.5-pro",),
-    }
-    base: dict[str, Any] = dict(
-        session_id=ids[agent],
-        cwd=f"/home/dev/src/proj{n}",
-        start_ms=START_MS + n * 60_000,
-        models=models[agent],
-        turns=3,
-        tools_per_turn=2,
-        output_bytes=300,
-        seed=n,
-    )
-    base.update(kw)
-    return SynthSpec(**base)
 
 
 def age(home: Path, when: float = PAST) -> None:
@@ -63,15 +32,8 @@ def age(home: Path, when: float = PAST) -> None:
             os.utime(os.path.join(root, name), (when, when))
 
 
-def comparable(s: AgentSession) -> dict[str, Any]:
-    data = s.model_dump(mode="json", exclude={"last_activity_ms"})
-    diag = data.pop("diagnostics")
-    data["lines"] = (diag["lines_read"], diag["lines_skipped"], diag["bytes_consumed"], diag["last_error"])
-    return data
-
-
 def by_id(store: SessionStore) -> dict[str, dict[str, Any]]:
-    return {f"{s.agent_type.value}:{s.session_id}": comparable(s) for s in store.sessions()}
+    return {f"{s.agent_type.value}:{s.session_id}": comparable(s, with_error=True) for s in store.sessions()}
 
 
 def cold(home: Path) -> dict[str, dict[str, Any]]:

@@ -45,13 +45,6 @@ def standins(tmp_path: Path) -> Iterator[StandinFactory]:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    return h
-
-
-@pytest.fixture
 def project(tmp_path: Path) -> Path:
     p = tmp_path / "project"
     p.mkdir()

@@ -2,57 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.sessions import AGENTS, comparable, spec_for, synth
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent_session import AgentHomes, AgentSession, SessionLookupError, SessionStore
-from agent_session.synthetic import SynthSpec
-
-AGENTS = ("claude", "codex", "gemini")
-START_MS = 1_795_000_000_000
-
-
-def synth(agent: str) -> Any:
-    return importlib.import_module(f"agent_session.synthetic.{agent}")
-
-
-def spec_for(agent: str, n: int = 0, **kw: Any) -> SynthSpec:
-    ids = {
-        "claude": f"5e55{n:04d}-1111-4222-8333-444455556666",
-        "codex": f"0199{n:04d}-aaaa-7bbb-8ccc-ddddeeeeffff",
-        "gemini": f"9e9e{n:04d}-1234-4567-89ab-cdef01234567",
-    }
-    models = {
-        "claude": ("claude-sonnet-4-5",),
-        "codex": ("gpt-5", "gpt-5-codex"),
-        "gemini": ("gemini-2.5-pro",),
-    }
-    base: dict[str, Any] = dict(
-        session_id=ids[agent],
-        cwd=f"/home/dev/src/proj{n}",
-        start_ms=START_MS + n * 60_000,
-        models=models[agent],
-        turns=3,
-        tools_per_turn=2,
-        output_bytes=300,
-        seed=n,
-    )
-    base.update(kw)
-    return SynthSpec(**base)
-
-
-def comparable(s: AgentSession) -> dict[str, Any]:
-    """What must be equal between an incremental and a cold parse."""
-    data = s.model_dump(mode="json", exclude={"last_activity_ms"})
-    diag = data.pop("diagnostics")
-    data["lines"] = (diag["lines_read"], diag["lines_skipped"], diag["bytes_consumed"])
-    return data
+from agent_session import AgentHomes, SessionLookupError, SessionStore
 
 
 def cold(home: Path) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
 """Fixtures of the robustness suite (the helpers themselves live in ``robustkit``)."""
 
-from robustkit import bystanders, denier, home
+from robustkit import bystanders, denier
 
-__all__ = ["bystanders", "denier", "home"]
+__all__ = ["bystanders", "denier"]

@@ -115,13 +115,6 @@ def write_bystanders(home: Path) -> Bystanders:
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
-    h = tmp_path / "home"
-    h.mkdir()
-    return h
-
-
-@pytest.fixture
 def bystanders(home: Path) -> Bystanders:
     return write_bystanders(home)
 

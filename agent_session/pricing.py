@@ -78,7 +78,9 @@ def _calc(pricing: _ModelPricing, usage: TokenUsage, n: int = 1) -> float:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = calc_price(_genai_usage(usage, n), model_ref=pricing.model_ref, provider_id=pricing.provider_id)
+        result = calc_price(
+            _genai_usage(usage, n), model_ref=pricing.model_ref, provider_id=pricing.provider_id
+        )
     return float(result.total_price) * n
 
 

@@ -175,9 +175,7 @@ class SessionParser:
             if record is None:
                 return
         if not isinstance(record, dict):
-            self.diag.skip(
-                "not_an_object", f"line {self._lines}: {type(record).__name__}, not an object"
-            )
+            self.diag.skip("not_an_object", f"line {self._lines}: {type(record).__name__}, not an object")
             return
         try:
             self.handle(record)

@@ -279,9 +279,9 @@ class SummaryCache:
         }
         try:
             self._ensure_dir()
+            # mkstemp creates the file 0600 whatever the umask: no chmod needed.
             fd, tmp = tempfile.mkstemp(prefix=".summaries-", suffix=".tmp", dir=self.directory)
             try:
-                os.fchmod(fd, 0o600)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(orjson.dumps(header) + b"\n")
                     fh.write(body)

@@ -69,7 +69,7 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 def _open_store(args: argparse.Namespace) -> SessionStore:
     agents = [AgentType(args.agent)] if getattr(args, "agent", None) else None
-    store = SessionStore(AgentHomes.resolve(args.home), agents=agents)
+    store = SessionStore(AgentHomes.resolve(args.home), agents=agents, cache=not args.no_cache)
     store.refresh()
     return store
 
@@ -190,12 +190,12 @@ def _fmt_ts(ms: int | None) -> str:
 def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
     from .process.commands import match_command
 
-    return match_command(args.home, args.pid, args.json, out)
+    return match_command(args.home, args.pid, args.json, out, cache=not args.no_cache)
 
 
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     """Print one JSON line per session change until interrupted (for scripts and logs)."""
-    store = SessionStore(AgentHomes.resolve(args.home))
+    store = SessionStore(AgentHomes.resolve(args.home), cache=not args.no_cache)
     known: dict[tuple[str, str], int] = {}
     try:
         while True:
@@ -226,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
             "--home", metavar="DIR", help="read DIR/.claude, DIR/.codex, DIR/.gemini instead of yours"
         )
         p.add_argument("--json", action="store_true", help="machine-readable output")
+        no_cache(p)
+
+    def no_cache(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--no-cache",
+            action="store_true",
+            help="ignore the summary cache in ~/.cache/agentsession (only a speed-up; never trusted for data)",
+        )
 
     p = sub.add_parser("list", help="list sessions, most recent first")
     common(p)
@@ -239,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pid", type=int, help="only the match this process belongs to (exit 1 if none)")
     p = sub.add_parser("watch", help="print a JSON line whenever a session changes")
     p.add_argument("--home", metavar="DIR")
+    no_cache(p)
     p.add_argument("--interval", type=float, default=1.0)
     p.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
     return parser

@@ -940,7 +940,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ccusage", help="path to the ccusage binary (default: install under benchmarks/.tools)")
     ap.add_argument("--budget", type=float, default=0.25, help="first-paint budget of the monitor start (s)")
     ap.add_argument(
-        "--skip", default="", help="comma list of: cold,warm,paint,tui,refresh,idle,matcher,profile"
+        "--skip",
+        default="",
+        help="comma list of: cold,warm,paint,tui,refresh,idle,matcher,profile (their last figures are kept)",
     )
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--probe", nargs="+", help=argparse.SUPPRESS)
@@ -972,7 +974,11 @@ def main(argv: list[str] | None = None) -> int:
         }
     home = gc.preset_dir("1gb")
     ccusage = ensure_ccusage(args.ccusage)
-    r: dict[str, Any] = {"machine": machine(), "corpus": corpora, "budget": args.budget, "runs": args.runs}
+    r: dict[str, Any] = {}
+    if skip and (HERE / "results.json").exists():
+        # A partial run (--skip): the figures not measured now are kept from the last run.
+        r = json.loads((HERE / "results.json").read_text())
+    r.update({"machine": machine(), "corpus": corpora, "budget": args.budget, "runs": args.runs})
     print(f"machine: {r['machine']}", file=sys.stderr)
     if "cold" not in skip:
         print("cold full scan (1 GB)...", file=sys.stderr)
@@ -986,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
     if "tui" not in skip:
         print("first paint (agentsession-top)...", file=sys.stderr)
         r["tui_first_paint"] = tui_first_paint(home, max(1, args.runs // 2))
-    r["refresh"] = {}
+    r.setdefault("refresh", {})
     if "refresh" not in skip:
         for name in presets:
             print(f"refresh after append ({name})...", file=sys.stderr)

@@ -12,6 +12,13 @@ SAMPLES = SHARED / "samples"
 REAL_HOME = SAMPLES / "real" / "home"
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI and monitor keep a summary cache in the user cache dir: never the real one in tests."""
+    monkeypatch.setenv("AGENTSESSION_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("AGENTSESSION_NO_CACHE", raising=False)
+
+
 @pytest.fixture
 def samples() -> Path:
     """../shared/samples, or skip when this checkout has no shared/ beside it."""

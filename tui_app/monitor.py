@@ -337,15 +337,17 @@ class Monitor:
         clock: Callable[[], float] = time.time,
         store: SessionStore | None = None,
         probe: ProcessProbe | None = None,
-        parse_budget: float | None = 0.25,
+        parse_budget: float | None = None,
+        cache: bool = False,
     ) -> None:
         self.homes = homes
         self.user_home = str(user_home) if user_home is not None else os.path.expanduser("~")
         self.clock = clock
-        self.store = store if store is not None else SessionStore(homes)
+        self.store = store if store is not None else SessionStore(homes, cache=cache)
         self.probe = probe if probe is not None else default_probe(homes)
         #: Seconds a refresh may spend on first parses before showing what it has
-        #: (newest files first); the rest is read behind, shown as progress.
+        #: (newest files first); the rest is read behind, shown as progress. None:
+        #: every refresh is complete (deterministic, for tests and screenshots).
         self.parse_budget = parse_budget
         self._seq = 0
         self._last: MonitorSnapshot | None = None

@@ -37,10 +37,10 @@ def match_live(
     )
 
 
-def _store_sessions(homes: AgentHomes) -> list[AgentSession]:
+def _store_sessions(homes: AgentHomes, cache: bool = True) -> list[AgentSession]:
     from ..store import SessionStore  # type: ignore[import-not-found,unused-ignore]
 
-    store = SessionStore(homes)
+    store = SessionStore(homes, cache=cache)
     store.refresh()
     return list(store.sessions())
 
@@ -80,6 +80,7 @@ def match_command(
     *,
     sessions: Callable[[AgentHomes], Sequence[AgentSession]] | None = None,
     snapshot: Callable[[], ProcessSnapshot] | None = None,
+    cache: bool = True,
 ) -> int:
     """Body of ``agentsession match [--home DIR] [--pid PID] [--json]``; returns the exit code.
 
@@ -88,7 +89,7 @@ def match_command(
     ``--json`` prints an array of matches either way.
     """
     homes = AgentHomes.resolve(home)
-    found = (sessions or _store_sessions)(homes)
+    found = sessions(homes) if sessions is not None else _store_sessions(homes, cache)
     snap = snapshot() if snapshot is not None else None
     result = match_live(SessionProcessMatcher(), list(found), homes, snap)
     selected = list(result.matches)

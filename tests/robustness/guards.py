@@ -104,6 +104,8 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         return
     if event == "open":
         path, mode, flags = (*args, None, None, None)[:3]
+        if isinstance(path, int):
+            return  # fdopen of a descriptor whose own open (with its path) was audited already
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and flags & _WRITE_FLAGS
         )

@@ -584,7 +584,7 @@ def choose_home(args: argparse.Namespace, homes: AgentHomes) -> tuple[Path | Non
 
 
 #: Seconds the first refresh may parse before the newest sessions are shown (DESIGN §8: < 0.5 s).
-FIRST_PAINT_BUDGET = 0.25
+FIRST_PAINT_BUDGET = 0.1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -597,6 +597,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     home, use_demo, auto = choose_home(args, AgentHomes.resolve(args.home))
     demo: DemoEnvironment | None = None
     banner: str | None = None
+    monitor: Monitor | None = None
     try:
         if use_demo:
             demo = DemoEnvironment().start()
@@ -610,6 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             user_home=home,
             cache=not (args.no_cache or use_demo),
             parse_budget=None if args.once else FIRST_PAINT_BUDGET,
+            watch=not args.once,
         )
         if args.once:
             _print_once(monitor, args.json, sys.stdout)
@@ -619,6 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        if monitor is not None:
+            monitor.store.close()  # stops parse workers and the watcher, writes the cache
         if demo is not None:
             demo.close()
 

@@ -339,11 +339,12 @@ class Monitor:
         probe: ProcessProbe | None = None,
         parse_budget: float | None = None,
         cache: bool = False,
+        watch: bool = False,
     ) -> None:
         self.homes = homes
         self.user_home = str(user_home) if user_home is not None else os.path.expanduser("~")
         self.clock = clock
-        self.store = store if store is not None else SessionStore(homes, cache=cache)
+        self.store = store if store is not None else SessionStore(homes, cache=cache, watch=watch)
         self.probe = probe if probe is not None else default_probe(homes)
         #: Seconds a refresh may spend on first parses before showing what it has
         #: (newest files first); the rest is read behind, shown as progress. None:

@@ -650,12 +650,6 @@ class SessionStore:
         with self._lock:
             return [t.file for t in self._files.values()]
 
-    def file_mtime_ms(self, path: str) -> int | None:
-        try:
-            return os.stat(path).st_mtime_ns // 1_000_000
-        except OSError:
-            return None
-
 
 # ------------------------------------------------------------------ session index
 _Key = tuple[AgentType, str]

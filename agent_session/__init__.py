@@ -16,6 +16,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from .discovery import AgentHomes, find_session_files
+from .errors import AgentSessionError, InvalidArgument, SessionUnreadable
 from .model import (
     AgentSession,
     AgentType,
@@ -32,7 +33,10 @@ from .model import (
     UserPrompt,
     make_display_id,
 )
+from .pricing import price_requests
+from .requests import RequestLog, RequestRecord
 from .sources.base import ParseContext, SessionFile, SessionParser
+from .sources.scan import scan_summary
 from .store import RefreshStats, SessionLookupError, SessionStore
 
 try:
@@ -43,18 +47,23 @@ except PackageNotFoundError:  # running from a source tree
 __all__ = [
     "AgentHomes",
     "AgentSession",
+    "AgentSessionError",
     "AgentType",
     "FileAccess",
+    "InvalidArgument",
     "LlmResponse",
     "ParseContext",
     "ParseDiagnostics",
     "PlanStep",
     "RefreshStats",
+    "RequestLog",
+    "RequestRecord",
     "SessionEvents",
     "SessionFile",
     "SessionLookupError",
     "SessionParser",
     "SessionStore",
+    "SessionUnreadable",
     "TokenUsage",
     "ToolCategory",
     "ToolEvent",
@@ -64,4 +73,6 @@ __all__ = [
     "__version__",
     "find_session_files",
     "make_display_id",
+    "price_requests",
+    "scan_summary",
 ]

@@ -10,10 +10,18 @@ cache, so a cache can be deleted at any time, and a corrupt, truncated or
 foreign one is ignored with a diagnostic and rewritten.
 
 Where: ``$AGENTSESSION_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/agentsession``
-(``~/.cache/agentsession``); one file per set of agent homes. The directory is
-created 0700 and files 0600 (transcripts hold prompts and paths); writes go
-to a temporary file renamed over the old one, so a reader sees the old cache
-or the new one, never a mix. Nothing is ever written under an agent home.
+(``~/.cache/agentsession``); inside it, a folder ``summaries`` of our own with
+one file per set of agent homes. That cache directory may sit on a shared
+``/tmp`` (``XDG_CACHE_HOME``), so nothing in it is taken on trust: it is opened
+without following symbolic links (a planted ``agentsession -> /home/victim``
+is refused, never written into or pruned), it must belong to this user, and
+only the ``summaries`` folder is ours to shape: created 0700 by us, with files
+0600 (transcripts hold prompts and paths). A directory we did not create keeps
+its mode, and only files named exactly as ours are ever deleted: caches of
+homes not opened for a month and temporary files a killed writer left behind.
+Writes go to a temporary file renamed over the old one, so a reader sees the
+old cache or the new one, never a mix. Nothing is ever written under an agent
+home.
 
 Format (``FORMAT``): a header line of JSON (magic, format, code fingerprint,
 blake2b digest and length of the body) and a body of one JSON object per line,
@@ -24,16 +32,21 @@ Summaries are the IR's own JSON, validated in one pass when loaded.
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
+import gc
 import hashlib
 import os
+import re
+import secrets
 import stat
-import tempfile
 import time
-from collections.abc import Iterable, Mapping
+import types
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -60,6 +73,12 @@ CACHE_DIR_ENV = "AGENTSESSION_CACHE_DIR"
 NO_CACHE_ENV = "AGENTSESSION_NO_CACHE"
 #: Cache files of homes not opened for this long are removed when another is saved.
 STALE_SECONDS = 30 * 86_400
+#: A temporary file of ours this old was left by a writer that died (a live one takes seconds).
+TEMP_STALE_SECONDS = 3_600
+#: The folder of ours inside the cache directory: the only place anything is created or deleted.
+FOLDER = "summaries"
+_CACHE_NAME = re.compile(r"summaries-[0-9a-f]{16}\.cache")
+_TEMP_NAME = re.compile(r"\.summaries-[0-9a-f]{16}-[0-9a-f]{16}\.tmp")
 
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -172,6 +191,8 @@ class SummaryCache:
 
     ``diagnostic`` says why a cache was ignored or could not be written
     (None when all is well): the store surfaces it, nothing raises.
+    ``directory`` is the cache directory as configured; ``folder`` the
+    subdirectory of ours inside it; ``path`` this set of homes' file.
     """
 
     def __init__(
@@ -182,46 +203,52 @@ class SummaryCache:
         forbidden: Iterable[str | Path] = (),
     ) -> None:
         self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
-        scope_key = hashlib.blake2b("\0".join(sorted(scope)).encode(), digest_size=8).hexdigest()
-        self.path = self.directory / f"summaries-{scope_key}.cache"
+        self.folder = self.directory / FOLDER
+        # Home paths need not be UTF-8: hash their bytes as the file system has them.
+        raw_scope = b"\0".join(s.encode("utf-8", "surrogateescape") for s in sorted(scope))
+        self._scope_key = hashlib.blake2b(raw_scope, digest_size=8).hexdigest()
+        self._name = f"summaries-{self._scope_key}.cache"
+        self.path = self.folder / self._name
         self.diagnostic: str | None = None
-        self.loaded = 0
-        self.saved_at = 0.0
-        self._usable = not _inside(self.directory, forbidden)
-        if not self._usable:
+        self._allowed = not _inside(self.directory, forbidden)
+        if not self._allowed:
             self.diagnostic = f"cache disabled: {self.directory} is inside an agent home"
-
-    @property
-    def usable(self) -> bool:
-        return self._usable
 
     # ---------------------------------------------------------------- loading
     def load(self) -> dict[str, CacheEntry]:
         """Entries by path; empty (with ``diagnostic`` set) when the file is absent, corrupt or foreign."""
-        if not self._usable:
+        if not self._allowed:
             return {}
         try:
-            problem = _not_private(os.stat(self.directory), "directory")
-            if problem is None:
-                with open(self.path, "rb") as fh:
-                    problem = _not_private(os.fstat(fh.fileno()), "file")
-                    data = fh.read() if problem is None else b""
+            folder = self._open_folder(create=False)
+            if folder is None:
+                return {}
+            try:
+                fd = os.open(self._name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            finally:
+                os.close(folder)
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                problem = "not a regular file" if not stat.S_ISREG(st.st_mode) else _not_private(st, "file")
+                data = fh.read() if problem is None else b""
         except FileNotFoundError:
             return {}
+        except _Refused as exc:
+            self.diagnostic = f"cache ignored: {exc}"
+            return {}
         except OSError as exc:
-            self.diagnostic = f"cache ignored: cannot read {self.path}: {exc.strerror or exc}"
+            self.diagnostic = f"cache ignored: cannot read {self.path}: {_reason(exc)}"
             return {}
         if problem is not None:
             # Someone else could have written it: its numbers are not ours to show.
             self.diagnostic = f"cache ignored ({self.path}): {problem}"
             return {}
         try:
-            entries = self._parse(data)
+            with _collector_paused():
+                return self._parse(data)
         except _Ignored as exc:
             self.diagnostic = f"cache ignored ({self.path}): {exc}"
             return {}
-        self.loaded = len(entries)
-        return entries
 
     def _parse(self, data: bytes) -> dict[str, CacheEntry]:
         nl = data.find(b"\n")
@@ -243,24 +270,37 @@ class SummaryCache:
         if header.get("digest") != hashlib.blake2b(body, digest_size=16).hexdigest():
             raise _Ignored("corrupt: checksum mismatch")
         raw_lines = bytes(body).split(b"\n")
+        del data, body  # the lines are all that is kept
         if raw_lines and not raw_lines[-1]:
             raw_lines.pop()
-        if not raw_lines:
-            return {}
-        try:
-            lines = _LINES.validate_json(b"[" + b",".join(raw_lines) + b"]")
-        except ValidationError as exc:
-            raise _Ignored(f"corrupt entries: {exc.error_count()} validation error(s)") from None
         out: dict[str, CacheEntry] = {}
-        for line, raw in zip(lines, raw_lines, strict=True):
-            path, dev, ino, size, mtime_ns, key, offset, tail_fed = line.k
-            out[path] = CacheEntry(path, dev, ino, size, mtime_ns, key, offset, tail_fed, line.s, raw)
+        slow: list[bytes] = []
+        build = _session_builder()
+        for raw in raw_lines:
+            try:
+                line = orjson.loads(raw)
+                path, dev, ino, size, mtime_ns, key, offset, tail_fed = line["k"]
+                session = build(line["s"]) if build is not None else None
+            except Exception:
+                session = None
+            if session is None or not _key_ok(path, key, tail_fed, dev, ino, size, mtime_ns, offset):
+                slow.append(raw)  # let the validator say what is wrong with it
+                continue
+            out[path] = CacheEntry(path, dev, ino, size, mtime_ns, key, offset, tail_fed, session, raw)
+        if slow:
+            try:
+                lines = _LINES.validate_json(b"[" + b",".join(slow) + b"]")
+            except ValidationError as exc:
+                raise _Ignored(f"corrupt entries: {exc.error_count()} validation error(s)") from None
+            for line, raw in zip(lines, slow, strict=True):
+                path, dev, ino, size, mtime_ns, key, offset, tail_fed = line.k
+                out[path] = CacheEntry(path, dev, ino, size, mtime_ns, key, offset, tail_fed, line.s, raw)
         return out
 
     # ----------------------------------------------------------------- saving
     def save(self, entries: Iterable[CacheEntry]) -> bool:
         """Replace the cache file atomically. False (with ``diagnostic``) when it cannot be written."""
-        if not self._usable:
+        if not self._allowed:
             return False
         lines: list[bytes] = []
         for e in entries:
@@ -278,58 +318,367 @@ class SummaryCache:
             "written_at": int(time.time()),
         }
         try:
-            self._ensure_dir()
-            # mkstemp creates the file 0600 whatever the umask: no chmod needed.
-            fd, tmp = tempfile.mkstemp(prefix=".summaries-", suffix=".tmp", dir=self.directory)
+            folder = self._open_folder(create=True)
+            assert folder is not None
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(orjson.dumps(header) + b"\n")
-                    fh.write(body)
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            self.diagnostic = f"cache not written: {exc.strerror or exc} ({self.directory})"
+                self._write(folder, orjson.dumps(header) + b"\n", body)
+                self._prune(folder)
+            finally:
+                os.close(folder)
+        except _Refused as exc:
+            self.diagnostic = f"cache not written: {exc}"
             return False
-        self.saved_at = time.monotonic()
-        self._prune()
+        except OSError as exc:
+            self.diagnostic = f"cache not written: {_reason(exc)} ({self.folder})"
+            return False
         return True
 
-    def _ensure_dir(self) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        st = os.stat(self.directory)
-        if st.st_uid != os.geteuid():
-            raise PermissionError(errno.EPERM, "cache directory belongs to another user", str(self.directory))
-        if st.st_mode & 0o077:
-            os.chmod(self.directory, 0o700)
-
-    def _prune(self) -> None:
-        """Drop cache files of homes nobody opened for a month (e.g. old ``--home`` look-ups)."""
-        cutoff = time.time() - STALE_SECONDS
+    def _write(self, folder: int, header: bytes, body: bytes) -> None:
+        """Write a temporary file of ours in ``folder`` and rename it over the cache file."""
+        tmp = f".summaries-{self._scope_key}-{secrets.token_hex(8)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags, 0o600, dir_fd=folder)
         try:
-            with os.scandir(self.directory) as it:
+            os.fchmod(fd, 0o600)  # whatever the umask took away or left
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(header)
+                fh.write(body)
+            os.replace(tmp, self._name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder)
+            raise
+
+    def _open_folder(self, *, create: bool) -> int | None:
+        """A descriptor of our folder, checked; None when it does not exist and ``create`` is False.
+
+        Every step works on directory descriptors opened with ``O_NOFOLLOW``,
+        so a symbolic link planted at the cache directory or at our folder is
+        refused rather than followed, and nothing can be swapped in between a
+        check and its use. Modes are set only on what this call created.
+        """
+        base = str(self.directory)
+        made_base = False
+        if create:
+            parent = os.path.dirname(base.rstrip(os.sep)) or os.sep
+            if not os.path.isdir(parent):
+                os.makedirs(parent, exist_ok=True)  # ~/.cache and above: not ours to shape
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(base, 0o700)
+                made_base = True
+        base_fd = _open_dir(base, None, self.directory)
+        if base_fd is None:
+            return None
+        try:
+            st = os.fstat(base_fd)
+            if st.st_uid != os.geteuid():
+                raise _Refused(f"{self.directory} belongs to uid {st.st_uid}, not to this user")
+            if made_base:
+                os.fchmod(base_fd, 0o700)
+            made_folder = False
+            if create:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(FOLDER, 0o700, dir_fd=base_fd)
+                    made_folder = True
+            fd = _open_dir(FOLDER, base_fd, self.folder)
+        finally:
+            os.close(base_fd)
+        if fd is None:
+            return None
+        try:
+            st = os.fstat(fd)
+            if st.st_uid != os.geteuid():
+                raise _Refused(f"{self.folder} belongs to uid {st.st_uid}, not to this user")
+            if made_folder:
+                os.fchmod(fd, 0o700)
+            elif stat.S_IMODE(st.st_mode) & 0o077:
+                # We create it 0700: another mode means someone else made or changed it.
+                raise _Refused(f"{self.folder} is open to other users (mode {stat.S_IMODE(st.st_mode):o})")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def _prune(self, folder: int) -> None:
+        """Remove our own leftovers: caches of homes nobody opened for a month, dead writers' temp files.
+
+        Only regular files of this user whose names match ours exactly, in our
+        own folder; a temporary file is removed only once it is older than any
+        live writer's (``TEMP_STALE_SECONDS``).
+        """
+        now = time.time()
+        try:
+            with os.scandir(folder) as it:
                 for entry in it:
-                    if entry.name.startswith("summaries-") and entry.path != str(self.path):
-                        with contextlib.suppress(OSError):
-                            if entry.stat().st_mtime < cutoff:
-                                os.unlink(entry.path)
+                    name = entry.name
+                    if _CACHE_NAME.fullmatch(name):
+                        if name == self._name:
+                            continue
+                        limit = STALE_SECONDS
+                    elif _TEMP_NAME.fullmatch(name):
+                        limit = TEMP_STALE_SECONDS
+                    else:
+                        continue
+                    with contextlib.suppress(OSError):
+                        st = entry.stat(follow_symlinks=False)
+                        if (
+                            stat.S_ISREG(st.st_mode)
+                            and st.st_uid == os.geteuid()
+                            and st.st_mtime < now - limit
+                        ):
+                            os.unlink(name, dir_fd=folder)
         except OSError:
             pass
 
     def clear(self) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        """Delete this set of homes' cache file (nothing else)."""
+        with contextlib.suppress(OSError, _Refused):
+            folder = self._open_folder(create=False)
+            if folder is not None:
+                try:
+                    os.unlink(self._name, dir_fd=folder)
+                finally:
+                    os.close(folder)
+
+
+def _open_dir(name: str, dir_fd: int | None, shown: Path) -> int | None:
+    """Open a directory without following a symbolic link at its last component (None: absent)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            try:
+                link = stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+            except OSError:
+                link = False
+            what = "a symbolic link (not followed)" if link else "not a directory"
+            raise _Refused(f"{shown} is {what}") from None
+        raise
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+class _Refused(Exception):
+    """The cache location cannot be trusted (a symbolic link, another owner, open to others)."""
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large cache is turned into objects.
+
+    Hundreds of thousands of new dicts and models, none of them garbage, would
+    otherwise trigger collection after collection over everything built so far
+    (3-4 times the cost of the parse itself at 50,000 entries).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _key_ok(path: object, key: object, tail_fed: object, *numbers: object) -> bool:
+    return (
+        type(path) is str
+        and type(key) is str
+        and type(tail_fed) is bool
+        and all(type(n) is int for n in numbers)
+    )
+
+
+# ------------------------------------------------------------ trusted loading
+# Validating 50,000 summaries with pydantic costs seconds; the cache only holds
+# what this very code wrote (same fingerprint, checksummed, private). So an
+# entry is rebuilt directly from its JSON: a plan derived once from the model's
+# field annotations checks every key and leaf type and builds the nested models
+# without validators. Anything the plan does not expect (a missing or extra
+# key, a wrong type, a field type it does not know) sends that entry through
+# the full validation instead, which then decides.
+
+_Convert = Callable[[Any], Any]
+
+
+class _Unplannable(Exception):
+    """A field type the trusted builder does not know: validate instead."""
+
+
+class _Mismatch(Exception):
+    """The JSON does not have the shape the plan expects."""
+
+
+@lru_cache(maxsize=1)
+def _session_builder() -> _Convert | None:
+    try:
+        return _model_builder(AgentSession, {})
+    except _Unplannable:
+        return None
+
+
+def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert:
+    if cls in seen:
+        return seen[cls]
+    decorators = cls.__pydantic_decorators__
+    if (
+        cls.__private_attributes__
+        or cls.__pydantic_post_init__ is not None
+        or cls.model_config.get("extra") not in (None, "ignore")
+        or decorators.field_validators
+        or decorators.model_validators
+        or decorators.validators
+        or decorators.root_validators
+    ):
+        raise _Unplannable(cls.__name__)  # validation does more than check types: let it run
+    names = frozenset(cls.model_fields)
+    # Every field is set, so every model of the class can share one set: pydantic only
+    # ever adds a field name to it (a no-op here), and a copy gets its own. One set per
+    # model would be a third of a cached summary's memory.
+    all_set = set(names)
+    # Plain leaves (str, int, bool, maybe None) are checked inline, without a call each.
+    exact: list[tuple[str, Any]] = []
+    optional: list[tuple[str, type]] = []
+    converts: list[tuple[str, _Convert]] = []
+    new = object.__new__
+    setattr_ = object.__setattr__
+
+    def build(value: Any) -> BaseModel:
+        if type(value) is not dict or value.keys() != names:
+            raise _Mismatch(cls.__name__)
+        for name, kind in exact:
+            if type(value[name]) is not kind:
+                raise _Mismatch(name)
+        for name, kind in optional:
+            v = value[name]
+            if v is not None and type(v) is not kind:
+                raise _Mismatch(name)
+        for name, convert in converts:
+            value[name] = convert(value[name])
+        model = new(cls)
+        setattr_(model, "__dict__", value)
+        setattr_(model, "__pydantic_fields_set__", all_set)
+        setattr_(model, "__pydantic_extra__", None)
+        setattr_(model, "__pydantic_private__", None)
+        return model
+
+    seen[cls] = build
+    for name, info in cls.model_fields.items():
+        tp = info.annotation
+        if tp in _LEAVES:
+            exact.append((name, tp))
+            continue
+        args = get_args(tp)
+        if get_origin(tp) in (Union, types.UnionType) and len(args) == 2 and type(None) in args:
+            inner = args[0] if args[1] is type(None) else args[1]
+            if inner in _LEAVES:
+                optional.append((name, inner))
+                continue
+        convert = _converter(tp, seen)
+        assert convert is not None
+        converts.append((name, convert))
+    return build
+
+
+_LEAVES = (str, int, bool)
+
+
+def _check(kind: type) -> _Convert:
+    def check(value: Any) -> Any:
+        if type(value) is not kind:
+            raise _Mismatch(kind.__name__)
+        return value
+
+    return check
+
+
+def _to_float(value: Any) -> float:
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        return float(value)
+    raise _Mismatch("float")
+
+
+def _converter(tp: Any, seen: dict[type, _Convert]) -> _Convert | None:
+    """How to turn a JSON value into the field's value (None: nothing to do but check)."""
+    origin = get_origin(tp)
+    args = get_args(tp)
+    if origin in (Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1 or len(rest) == len(args):
+            raise _Unplannable(str(tp))
+        inner = _converter(rest[0], seen) or _check(rest[0])
+        return lambda v: None if v is None else inner(v)
+    if origin is list:
+        item = _converter(args[0], seen) if args else None
+        if item is None and args[0] in (str, int):
+            kind = args[0]
+
+            def check_list(v: Any) -> Any:
+                if type(v) is not list or any(type(x) is not kind for x in v):
+                    raise _Mismatch("list")
+                return v
+
+            return check_list
+        if item is None:
+            raise _Unplannable(str(tp))
+        conv_item = item
+
+        def convert_list(v: Any) -> Any:
+            if type(v) is not list:
+                raise _Mismatch("list")
+            return [conv_item(x) for x in v]
+
+        return convert_list
+    if origin is dict:
+        if not args or args[0] is not str:
+            raise _Unplannable(str(tp))
+        value_conv = _converter(args[1], seen)
+        if value_conv is None and args[1] is int:
+
+            def check_dict(v: Any) -> Any:
+                if type(v) is not dict or any(type(x) is not int for x in v.values()):
+                    raise _Mismatch("dict")
+                return v
+
+            return check_dict
+        if value_conv is None:
+            raise _Unplannable(str(tp))
+        conv_value = value_conv
+
+        def convert_dict(v: Any) -> Any:
+            if type(v) is not dict:
+                raise _Mismatch("dict")
+            return {k: conv_value(x) for k, x in v.items()}
+
+        return convert_dict
+    if tp in (str, int, bool):
+        return _check(tp)
+    if tp is float:
+        return _to_float
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return tp
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return _model_builder(tp, seen)
+    from_json = getattr(tp, "from_json_obj", None)
+    if callable(from_json):
+        return from_json  # a field type that reads its own JSON form (e.g. the request log)
+    raise _Unplannable(str(tp))
 
 
 def encode_entry(e: CacheEntry) -> bytes | None:
     """The entry's cache line, or None when the summary cannot be written as JSON (it is then re-parsed)."""
     try:
         session = e.session.__pydantic_serializer__.to_json(e.session, exclude_computed_fields=True)
+        # A path with bytes that are not UTF-8 cannot be JSON: such a file is simply not cached.
+        key = orjson.dumps([e.path, e.dev, e.ino, e.size, e.mtime_ns, e.file_key, e.offset, e.tail_fed])
     except Exception:
         return None
-    key = orjson.dumps([e.path, e.dev, e.ino, e.size, e.mtime_ns, e.file_key, e.offset, e.tail_fed])
     return b'{"k":' + key + b',"s":' + session + b"}"
 
 

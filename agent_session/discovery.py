@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .model import AgentType
-from .sources.base import SessionFile, collect_walk_errors
+from .sources.base import SessionFile
+from .sources.walk import collect_walk
 
 __all__ = ["AgentHomes", "find_session_files"]
 
@@ -98,7 +99,11 @@ def _dedupe(paths: Iterable[Path]) -> tuple[Path, ...]:
 
 
 def find_session_files(
-    homes: AgentHomes, agents: Iterable[AgentType] | None = None, *, errors: dict[str, str] | None = None
+    homes: AgentHomes,
+    agents: Iterable[AgentType] | None = None,
+    *,
+    errors: dict[str, str] | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> list[SessionFile]:
     """Every session file under the homes, for the chosen agents. Never capped.
 
@@ -108,12 +113,15 @@ def find_session_files(
     session file's name (permission denied, a symlink loop, a folder or FIFO
     named ``*.jsonl``) is added to it by path, so it can be reported: an
     unreadable folder hides every session inside it. Missing paths are not errors.
+    With ``skipped``, what the walk deliberately did not take is added by path
+    with the reason: a symlink below a session tree is never followed
+    (``sources/walk.py`` says why), whether its target is outside the tree or inside it.
     """
     from .sources import registry
 
     wanted = set(agents) if agents is not None else set(AgentType)
     files: list[SessionFile] = []
-    with collect_walk_errors() as found_errors:
+    with collect_walk() as report:
         for agent in AgentType:
             if agent not in wanted:
                 continue
@@ -121,5 +129,7 @@ def find_session_files(
             for root in homes.roots(agent):
                 files.extend(source.find_session_files(root))
     if errors is not None:
-        errors.update(found_errors)
+        errors.update(report.errors)
+    if skipped is not None:
+        skipped.update(report.skipped)
     return files

@@ -9,11 +9,12 @@ hands out deep copies, so nothing a caller holds changes under it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from .requests import RequestLog
 from .text import clean_text
 
 __all__ = [
@@ -156,7 +157,8 @@ class ToolEvent(_Model):
     end_ts_ms: int | None = None
     duration_ms: int | None = None
     paths: list[ToolPath] = Field(default_factory=list)
-    #: Index into ``SessionEvents.prompts`` of the prompt this call answers.
+    #: Position of the prompt this call answers among *all* the session's prompts:
+    #: ``events.prompts[prompt_index - events.prompts_dropped]`` when that prompt is kept.
     prompt_index: int | None = None
 
 
@@ -181,10 +183,43 @@ class PlanStep(_Model):
 
 
 class SessionEvents(_Model):
+    """The per-event records of one session: the newest ones only, in file order.
+
+    A transcript can hold hundreds of thousands of tool calls; keeping them
+    all made one opened session cost gigabytes. Each list therefore keeps the
+    newest events up to a cap (``sources.base.MAX_TOOL_EVENTS`` and friends)
+    and counts the older ones in ``*_dropped``, so the absolute position of
+    ``tools[i]`` in the session is ``tools_dropped + i``. The older events can
+    be read again from the file a page at a time
+    (:meth:`~agent_session.store.SessionStore.detail_page`). The session's
+    summary fields (``tools`` histogram, ``files``, usage) always cover the
+    whole file.
+    """
+
     prompts: list[UserPrompt] = Field(default_factory=list)
     tools: list[ToolEvent] = Field(default_factory=list)
     llm_responses: list[LlmResponse] = Field(default_factory=list)
     plan: list[PlanStep] = Field(default_factory=list)
+    #: Older events not kept in the lists above (they precede the first kept one).
+    prompts_dropped: int = 0
+    tools_dropped: int = 0
+    responses_dropped: int = 0
+    #: Bumped whenever a tool call is added or one of them changes (a result
+    #: linked): a viewer compares it to skip work when nothing changed.
+    tools_version: int = 0
+
+    @property
+    def tools_total(self) -> int:
+        """Tool calls in the whole session, kept or not."""
+        return self.tools_dropped + len(self.tools)
+
+    @property
+    def prompts_total(self) -> int:
+        return self.prompts_dropped + len(self.prompts)
+
+    @property
+    def responses_total(self) -> int:
+        return self.responses_dropped + len(self.llm_responses)
 
 
 class ParseDiagnostics(_Model):
@@ -205,6 +240,11 @@ class ParseDiagnostics(_Model):
     #: the value was ignored (a count as 0) or, for a number written as a
     #: string, converted; the rest of the line was kept.
     bad_values: dict[str, int] = Field(default_factory=dict)
+    #: Fields the parser does not know, by record kind (``claude.usage``,
+    #: ``codex.token_count.info``, ``gemini.tokens``…), counted on a sample of
+    #: the records: a CLI release that adds a token bucket shows here before it
+    #: skews a total. Bounded: 32 kinds, 16 names each.
+    unknown_fields: dict[str, dict[str, int]] = Field(default_factory=dict)
 
     def skip(self, reason: str, error: str | None = None) -> None:
         self.lines_skipped += 1
@@ -215,6 +255,19 @@ class ParseDiagnostics(_Model):
     def unknown(self, record_type: str) -> None:
         key = record_type[:64]
         self.unknown_types[key] = self.unknown_types.get(key, 0) + 1
+
+    def unknown_field_names(self, kind: str, names: Iterable[str]) -> None:
+        per = self.unknown_fields.get(kind)
+        if per is None:
+            if len(self.unknown_fields) >= 32:
+                return
+            per = self.unknown_fields[kind] = {}
+        for name in names:
+            key = str(name)[:64]
+            if key in per:
+                per[key] += 1
+            elif len(per) < 16:
+                per[key] = 1
 
     def bad_value(self, field: str, error: str | None = None) -> None:
         """Count a value that could not be used; ``error`` (if given) becomes ``last_error``."""
@@ -271,6 +324,9 @@ class AgentSession(_Model):
     prompt_preview: str | None = None
     prompt_count: int = 0
     request_count: int = 0
+    #: One compact record per request (time, model, buckets): windows and rates
+    #: without reparsing; sums to ``usage``/``model_usage`` exactly (see ``requests.py``).
+    requests: RequestLog = Field(default_factory=RequestLog)
     cost_usd: float | None = None
     #: Models whose price genai-prices does not know (their cost is not in cost_usd).
     unpriced_models: list[str] = Field(default_factory=list)
@@ -296,6 +352,3 @@ class AgentSession(_Model):
     @property
     def is_subagent(self) -> bool:
         return self.parent_session_id is not None
-
-
-AgentTypeName = Literal["claude", "codex", "gemini"]

@@ -1,16 +1,22 @@
-"""Offline cost estimates from genai-prices, priced per request but computed per tier.
+"""Offline cost estimates from genai-prices, priced per request but computed per bucket.
 
 Long-context tiers apply per request (a request whose total input crosses a
 tier start pays the tier rate on all its tokens), so summing usage first and
 pricing the sum would be wrong. Calling ``calc_price`` for every request is
-right but costs ~70 µs of Decimal arithmetic each, too slow for a cold scan of
-a large history. Inside one tier the price is linear in the token counts, so
-we bucket requests by ``(model, tier index)`` as they arrive and price each
-bucket once, when a cost is asked for, as ``n × price(mean request)``: the
-mean of requests that all sit in one tier sits in that tier too, so the tier
-genai-prices picks for it is the right one (pricing the *sum* would cross
-into the long-context tier). A test checks the result against ``calc_price``
-request by request.
+right but costs ~70 µs of Decimal arithmetic each: per usage entry it was 2.8 s
+of a 6.4 s cold scan. Inside one tier the price is linear in the token counts,
+so:
+
+* requests are bucketed by ``(model, tier index)`` as they arrive (the tier
+  decided by each request's own total input, never by an aggregate);
+* each ``(model, tier)`` gets its per-token rates and per-request fee *once
+  per process* (:func:`_rates`, five ``calc_price`` probes inside the tier,
+  exact ``Decimal`` arithmetic), cached;
+* a bucket's price is then ``Σ rate × tokens + n × fee``: no ``calc_price``
+  call per session, let alone per request.
+
+Tests check the result against ``calc_price`` request by request (to 1e-9),
+on tiered models, and around the tier boundaries.
 
 A model genai-prices does not know yields ``None`` and is listed as unpriced:
 an unknown price is never reported as $0.
@@ -21,12 +27,16 @@ from __future__ import annotations
 import warnings
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .model import AgentType, TokenUsage
 
-__all__ = ["CostAccumulator", "price_request"]
+if TYPE_CHECKING:
+    from .requests import RequestLog
+
+__all__ = ["CostAccumulator", "price_request", "price_requests"]
 
 _PROVIDER = {AgentType.CLAUDE: "anthropic", AgentType.CODEX: "openai", AgentType.GEMINI: "google"}
 
@@ -60,80 +70,164 @@ def _resolve(model: str, agent: AgentType | None) -> _ModelPricing | None:
     return None
 
 
-def _genai_usage(u: TokenUsage, n: int = 1) -> Any:
+def _genai_usage(u: TokenUsage | tuple[int, int, int, int, int]) -> Any:
     from genai_prices import Usage
 
+    c = u.as_tuple() if isinstance(u, TokenUsage) else u
     # genai-prices counts cache reads and writes as parts of input_tokens.
     return Usage(
-        input_tokens=(u.input_tokens + u.cache_creation_tokens + u.cache_read_tokens) / n,
-        cache_read_tokens=u.cache_read_tokens / n,
-        cache_write_tokens=u.cache_creation_tokens / n,
-        output_tokens=u.output_tokens / n,
+        input_tokens=c[0] + c[2] + c[3],
+        cache_read_tokens=c[3],
+        cache_write_tokens=c[2],
+        output_tokens=c[1],
     )
 
 
-def _calc(pricing: _ModelPricing, usage: TokenUsage, n: int = 1) -> float:
-    """Price of ``n`` requests summing to ``usage``, all in one tier."""
+def _calc_decimal(pricing: _ModelPricing, counts: tuple[int, int, int, int, int]) -> Decimal:
+    """``calc_price`` of one request: the reference every fast path is checked against."""
     from genai_prices import calc_price
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = calc_price(
-            _genai_usage(usage, n), model_ref=pricing.model_ref, provider_id=pricing.provider_id
+            _genai_usage(counts), model_ref=pricing.model_ref, provider_id=pricing.provider_id
         )
-    return float(result.total_price) * n
+    return Decimal(result.total_price)
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """Price of one request inside one tier: per-token rates per bucket plus a fixed fee."""
+
+    input: Decimal
+    output: Decimal
+    cache_write: Decimal
+    cache_read: Decimal
+    per_request: Decimal
+
+    def price(self, counts: tuple[int, int, int, int, int] | list[int], n: int) -> Decimal:
+        """Price of ``n`` requests of one tier whose buckets sum to ``counts``."""
+        return (
+            self.input * counts[0]
+            + self.output * counts[1]
+            + self.cache_write * counts[2]
+            + self.cache_read * counts[3]
+            + self.per_request * n
+        )
+
+
+def _tier_of(pricing: _ModelPricing, counts: tuple[int, int, int, int, int] | list[int]) -> int:
+    """Tier index of one request: a tier applies when total input is strictly above its start."""
+    if not pricing.tier_starts:
+        return 0
+    return bisect_left(pricing.tier_starts, counts[0] + counts[2] + counts[3])
+
+
+@lru_cache(maxsize=1024)
+def _rates(pricing: _ModelPricing, tier: int) -> _Rates | None:
+    """Rates of a (model, tier), from ``calc_price`` probes inside the tier (exact Decimals).
+
+    Two requests of total input ``lo+1`` and ``lo+2`` (both in the tier) give the
+    input rate and the fixed fee; one more probe per bucket gives its rate. None
+    when the tier is too narrow to probe (never seen in genai-prices' data): the
+    caller then prices those requests one by one.
+    """
+    starts = pricing.tier_starts
+    lo = 0 if tier == 0 else starts[tier - 1]
+    hi = starts[tier] if tier < len(starts) else None
+    t1, t2 = lo + 1, lo + 2
+    if hi is not None and t2 > hi:
+        return None
+    p1 = _calc_decimal(pricing, (t1, 0, 0, 0, 0))
+    r_in = _calc_decimal(pricing, (t2, 0, 0, 0, 0)) - p1
+    fee = p1 - r_in * t1
+    r_out = _calc_decimal(pricing, (t1, 1, 0, 0, 0)) - p1
+    r_cw = (_calc_decimal(pricing, (0, 0, t1, 0, 0)) - fee) / t1
+    r_cr = (_calc_decimal(pricing, (0, 0, 0, t1, 0)) - fee) / t1
+    return _Rates(r_in, r_out, r_cw, r_cr, fee)
 
 
 def price_request(model: str, usage: TokenUsage, agent: AgentType | None = None) -> float | None:
-    """Price one request directly (the slow, obviously-right path; used to check the fast one)."""
+    """Price one request with ``calc_price`` directly (the slow, obviously-right path the fast one is tested against)."""
     pricing = _resolve(model, agent)
-    return None if pricing is None else _calc(pricing, usage)
+    return None if pricing is None else float(_calc_decimal(pricing, usage.as_tuple()))
 
 
 @dataclass
 class CostAccumulator:
-    """Per-session cost state: usage summed per (model, tier) bucket."""
+    """Per-session cost state: usage summed per (model, tier) bucket, each bucket priced once."""
 
     agent: AgentType | None = None
     _buckets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
-    _counts: dict[tuple[str, int], int] = field(default_factory=dict)
     _cached: tuple[float | None, tuple[str, ...]] | None = None
+    #: Requests of tiers too narrow to probe, priced one by one (empty in practice).
+    _odd: dict[tuple[str, tuple[int, int, int, int, int]], int] = field(default_factory=dict)
 
     def add(self, model: str, usage: TokenUsage | tuple[int, int, int, int, int], sign: int = 1) -> None:
         """Add one request (``sign=-1`` takes it back out); usage as TokenUsage or its ``as_tuple()``."""
         counts = usage.as_tuple() if isinstance(usage, TokenUsage) else usage
-        total_input = counts[0] + counts[2] + counts[3]
         pricing = _resolve(model, self.agent)
-        tier = 0
-        if pricing is not None and pricing.tier_starts:
-            # A tier applies when total input is strictly above its start.
-            tier = bisect_left(pricing.tier_starts, total_input)
+        tier = _tier_of(pricing, counts) if pricing is not None else 0
         key = (model, tier)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = [0, 0, 0, 0, 0]
+            bucket = self._buckets[key] = [0, 0, 0, 0, 0, 0]
         for i in range(5):
             bucket[i] += sign * counts[i]
-        self._counts[key] = self._counts.get(key, 0) + sign
+        bucket[5] += sign  # requests in the bucket (the per-request fee)
+        if pricing is not None and _rates(pricing, tier) is None:
+            okey = (model, counts)
+            self._odd[okey] = self._odd.get(okey, 0) + sign
         self._cached = None
 
     def result(self) -> tuple[float | None, list[str]]:
         """(cost in USD or None when no model is priced, models with unknown prices)."""
         if self._cached is None:
-            total = 0.0
-            priced = False
-            unpriced: list[str] = []
-            for key, counts in self._buckets.items():
-                model, n = key[0], self._counts.get(key, 0)
-                usage = TokenUsage.from_tuple((counts[0], counts[1], counts[2], counts[3], counts[4]))
-                pricing = _resolve(model, self.agent)
-                if pricing is None:
-                    if not usage.is_zero() and model not in unpriced:
-                        unpriced.append(model)
-                    continue
-                priced = True
-                if n > 0 and not usage.is_zero():
-                    total += _calc(pricing, usage, n)
-            self._cached = (total if priced else None, tuple(unpriced))
+            self._cached = _price_buckets(self._buckets, self._odd, self.agent)
         cost, unpriced_t = self._cached
         return cost, list(unpriced_t)
+
+
+def _price_buckets(
+    buckets: dict[tuple[str, int], list[int]],
+    odd: dict[tuple[str, tuple[int, int, int, int, int]], int],
+    agent: AgentType | None,
+) -> tuple[float | None, tuple[str, ...]]:
+    total = Decimal(0)
+    priced = False
+    unpriced: list[str] = []
+    for (model, tier), b in buckets.items():
+        pricing = _resolve(model, agent)
+        if pricing is None:
+            if any(b[:5]) and model not in unpriced:
+                unpriced.append(model)
+            continue
+        priced = True
+        rates = _rates(pricing, tier)
+        if rates is not None and b[5] > 0:
+            total += rates.price(b, b[5])
+    for (model, counts), n in odd.items():
+        pricing = _resolve(model, agent)
+        if pricing is not None and n > 0:
+            total += _calc_decimal(pricing, counts) * n
+    return (float(total) if priced else None, tuple(unpriced))
+
+
+def price_requests(
+    log: RequestLog, agent: AgentType | None, start_ms: int | None = None, end_ms: int | None = None
+) -> tuple[float | None, list[str]]:
+    """Cost of a session's requests, all or those in ``[start_ms, end_ms)`` (records without a
+    time are in no window), bucketed by (model, tier) and priced per bucket.
+
+    Same result shape as ``CostAccumulator.result``: the cost is None when no
+    request of a known model is in the window (an empty window included).
+    """
+    acc = CostAccumulator(agent)
+    windowed = start_ms is not None or end_ms is not None
+    lo = max(start_ms or 1, 1)
+    hi = end_ms if end_ms is not None else 1 << 63
+    for r in log:
+        if windowed and not lo <= r.ts_ms < hi:
+            continue
+        acc.add(r.model, r.counts)
+    return acc.result()

@@ -13,6 +13,13 @@ parsed by a worker process (which hands back the parser pickled, see
 the file is unchanged; the first change revives the pickled parser and reads
 only the appended bytes, or, with no state to revive, re-parses from zero.
 Either way the result is exactly what a fresh parse would give.
+
+A line still being written is kept as a list of the chunks read so far, joined
+once when its newline arrives, so a line of any length costs time linear in its
+size. A line longer than ``MAX_LINE_BYTES`` is never held in memory at all: the
+reader drops it up to its newline and counts it as ``oversized`` in the
+session's diagnostics (no session line comes anywhere near that; a file that
+does is a crash's sparse hole or not a session file at all).
 """
 
 from __future__ import annotations
@@ -28,13 +35,17 @@ from typing import BinaryIO
 import orjson
 
 from .model import AgentSession
-from .sources.base import SessionFile, SessionParser
+from .sources.base import SessionFile, SessionParser, future_limit_ms
 
-__all__ = ["READ_CHUNK", "FileCursor", "TrackedFile"]
+__all__ = ["MAX_LINE_BYTES", "READ_CHUNK", "FileCursor", "TrackedFile"]
 
 #: Appended bytes are read in chunks of this size, so one huge append never
 #: needs a buffer the size of the file.
 READ_CHUNK = 8 * 1024 * 1024
+#: Longest line held back while waiting for its newline; a longer one is skipped
+#: (read, never kept) and counted as ``oversized``. Read at each use, so a test
+#: can lower it with monkeypatch.
+MAX_LINE_BYTES = 64 * 1024 * 1024
 #: Bytes kept from just before the read offset, to tell an append from a rewrite.
 EDGE_BYTES = 64
 
@@ -64,8 +75,12 @@ class TrackedFile:
     detail: bool = False
     cursor: FileCursor = field(default_factory=FileCursor)
     parser: SessionParser | None = None
-    #: Bytes after the last newline: a line still being written.
-    tail: bytes = b""
+    #: Bytes after the last newline (a line still being written), as the chunks read:
+    #: joined once, when the line ends, never per read.
+    tail_parts: list[bytes] = field(default_factory=list)
+    tail_len: int = 0
+    #: Inside a line longer than ``MAX_LINE_BYTES``: bytes are dropped up to its newline.
+    skipping: bool = False
     #: The tail was fed already because it parsed as a complete JSON object.
     tail_fed: bool = False
     #: The last bytes read (up to ``EDGE_BYTES``), checked again before reading an append.
@@ -73,11 +88,14 @@ class TrackedFile:
     error: str | None = None
     _snapshot: AgentSession | None = None
     _mtime_ms: int | None = None
-    #: Pickled ``(parser, tail, tail_fed, edge)`` of a summary-only file, revived on its first change.
+    #: Pickled ``(parser, tail, tail_fed, edge, skipping)`` of a summary-only file, revived on its first change.
     _state: bytes | None = None
     #: Wall time (ns) of the stat the current state was read after: an mtime this close
     #: to it may not change on a further write (coarse timestamps), see :meth:`settled`.
     stat_ns: int = 0
+    #: The file held a session once: truncated to nothing or to garbage later, it stays one
+    #: (the store's rule; a file is judged again on every change, see :meth:`not_a_session`).
+    was_session: bool = False
 
     @property
     def path(self) -> str:
@@ -91,6 +109,33 @@ class TrackedFile:
     @property
     def size(self) -> int:
         return self.cursor.size
+
+    def not_a_session(self) -> str | None:
+        """Why what was read holds no session (None: it does, or nothing was read yet).
+
+        A session needs one line (or document) that was not skipped: an empty
+        file, a torn first line, or lines that all failed to decode (a binary
+        file, garbage, one oversized line) are not sessions. Numbers come from
+        the parser, or from the summary of a file parsed elsewhere.
+        """
+        if self.parser is not None:
+            read, skipped = self.parser.line_no, self.parser.diag.lines_skipped
+        elif self._snapshot is not None:
+            diag = self._snapshot.diagnostics
+            read, skipped = diag.lines_read, diag.lines_skipped
+        else:
+            return None
+        if read > skipped:
+            return None
+        if read == 0:
+            held = self.snapshot().diagnostics.last_error or ""  # names a torn line, however parsed
+            return (
+                "no complete line yet"
+                if self.tail_len or held.startswith("incomplete last line")
+                else "empty"
+            )
+        reasons = self.snapshot().diagnostics.skipped_by_reason
+        return "oversized line" if set(reasons) == {"oversized"} else "no valid record"
 
     def settled(self, margin_ns: int = 2_000_000_000) -> bool:
         """True when the summary can be trusted to describe the file for as long as its stat holds.
@@ -124,7 +169,7 @@ class TrackedFile:
         """
         self.parser = None
         self.cursor = cursor
-        self.tail = b""
+        self._clear_tail()
         self.edge = b""
         self.tail_fed = tail_fed
         self._state = state
@@ -138,21 +183,37 @@ class TrackedFile:
         if self.parser is None:
             return self._state
         return pickle.dumps(
-            (self.parser, self.tail, self.tail_fed, self.edge), protocol=pickle.HIGHEST_PROTOCOL
+            (self.parser, self.tail, self.tail_fed, self.edge, self.skipping),
+            protocol=pickle.HIGHEST_PROTOCOL,
         )
+
+    @property
+    def tail(self) -> bytes:
+        """The incomplete last line read so far (joined on demand: a copy)."""
+        return b"".join(self.tail_parts)
+
+    def _clear_tail(self) -> None:
+        self.tail_parts = []
+        self.tail_len = 0
+        self.skipping = False
+
+    def _set_tail(self, data: bytes) -> None:
+        self.tail_parts = [data] if data else []
+        self.tail_len = len(data)
 
     def _revive(self) -> None:
         """Unpickle the parser of a summary-only file; drop the summary when there is none."""
         state, self._state = self._state, None
         if state is not None:
             try:
-                self.parser, self.tail, self.tail_fed, self.edge = pickle.loads(state)
+                self.parser, tail, self.tail_fed, self.edge, self.skipping = pickle.loads(state)
+                self._set_tail(tail)
                 return
             except Exception:
                 self.parser = None
         # No parser to continue: start from zero (the summary stays until the re-parse succeeds).
         self.cursor = FileCursor()
-        self.tail = b""
+        self._clear_tail()
         self.tail_fed = False
         self.edge = b""
 
@@ -164,7 +225,7 @@ class TrackedFile:
         be decompressed; the caller keeps the last good state and reports it.
         """
         stat_ns = time.time_ns()
-        st = os.stat(self.file.path)
+        st = os.lstat(self.file.path)  # a session file is never read through a symlink
         if not S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file", self.path)
         if self.ready and self.cursor.same_stat(st):
@@ -199,7 +260,7 @@ class TrackedFile:
         self.parser = self.file.new_parser(detail=self.detail)
         self.parser.diag.reparses = reparses
         self.cursor = FileCursor()
-        self.tail = b""
+        self._clear_tail()
         self.tail_fed = False
         self.edge = b""
 
@@ -231,36 +292,113 @@ class TrackedFile:
         return total
 
     def _consume(self, chunk: bytes) -> None:
-        assert self.parser is not None
+        """Feed the complete lines of ``chunk``, keeping what follows its last newline.
+
+        Every byte is copied a bounded number of times whatever the line
+        lengths: the incomplete line grows as a list of chunks.
+        """
+        parser = self.parser
+        assert parser is not None
         if self.tail_fed:
             # The previous tail was a complete object without its newline; the
             # newline (or a new line) follows now. Anything else glued to it is junk.
             self.tail_fed = False
             if chunk.startswith(b"\n"):
                 chunk = chunk[1:]
-                self.parser.diag.bytes_consumed += 1
+                parser.diag.bytes_consumed += 1
             else:
-                self.tail = b""
-        data = self.tail + chunk if self.tail else chunk
-        cut = data.rfind(b"\n")
+                self._clear_tail()
+        if self.skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                parser.diag.bytes_consumed += len(chunk)
+                return
+            parser.diag.bytes_consumed += nl + 1
+            chunk = chunk[nl + 1 :]
+            self.skipping = False
+        cut = chunk.rfind(b"\n")
+        limit = MAX_LINE_BYTES
         if cut < 0:
-            self.tail = data
+            if self.tail_len + len(chunk) > limit:
+                self._oversized(self.tail_len + len(chunk), ended=False)
+            elif chunk:
+                self.tail_parts.append(chunk)
+                self.tail_len += len(chunk)
             return
-        self.tail = data[cut + 1 :]
-        self.parser.feed(data[: cut + 1])
+        start = 0
+        if self.tail_parts:
+            # The held-back line ends in this chunk: join it once, now.
+            first = chunk.find(b"\n")
+            if self.tail_len + first > limit:
+                self._oversized(self.tail_len + first + 1, ended=True)
+            else:
+                self.tail_parts.append(chunk[: first + 1])
+                self._feed_lines(b"".join(self.tail_parts))
+            start = first + 1
+            self.tail_parts, self.tail_len = [], 0
+        if start <= cut:
+            self._feed_lines(chunk[start : cut + 1] if start or cut + 1 < len(chunk) else chunk)
+        rest = chunk[cut + 1 :]
+        if len(rest) > limit:
+            self._oversized(len(rest), ended=False)
+        else:
+            self._set_tail(rest)
+
+    def _feed_lines(self, block: bytes) -> None:
+        """Feed complete lines; one longer than ``MAX_LINE_BYTES`` is counted, not parsed.
+
+        Only a block longer than the limit can hold such a line, and then a
+        window search finds them in linear time: a newline within ``limit + 1``
+        bytes of a line's start proves every line up to it short.
+        """
+        parser = self.parser
+        assert parser is not None
+        limit = MAX_LINE_BYTES
+        if len(block) <= limit + 1:
+            parser.feed(block)
+            return
+        run = pos = 0
+        n = len(block)
+        while pos < n:
+            q = block.rfind(b"\n", pos, pos + limit + 1)
+            if q >= 0:
+                pos = q + 1
+                continue
+            end = block.find(b"\n", pos)
+            end = n - 1 if end < 0 else end
+            if run < pos:
+                parser.feed(block[run:pos])
+            self._oversized(end + 1 - pos, ended=True)
+            run = pos = end + 1
+        if run < n:
+            parser.feed(block[run:])
+
+    def _oversized(self, length: int, *, ended: bool) -> None:
+        """Count a line longer than ``MAX_LINE_BYTES``; until its newline (``ended``) skip bytes."""
+        parser = self.parser
+        assert parser is not None
+        parser.skip_line(
+            "oversized",
+            f"a line of {'' if ended else 'at least '}{length} bytes, longer than {MAX_LINE_BYTES}, was skipped",
+        )
+        parser.diag.bytes_consumed += length
+        self.tail_parts, self.tail_len = [], 0
+        self.skipping = not ended
 
     def _settle_tail(self) -> None:
         """Feed a final line that lacks only its newline, hold back a torn one."""
         assert self.parser is not None
-        if not self.tail.strip() or self.tail_fed:
-            return
+        last = next((part.rstrip() for part in reversed(self.tail_parts) if part.strip()), b"")
+        if self.tail_fed or not last.endswith(b"}"):
+            return  # nothing held, already fed, or cannot be a whole object: no join needed
+        tail = self.tail
         try:
-            value = orjson.loads(self.tail)
+            value = orjson.loads(tail)
         except orjson.JSONDecodeError:
             return  # torn: wait for the rest
         if isinstance(value, dict):
-            self.parser.feed(self.tail)
-            self.tail = b""
+            self.parser.feed(tail)
+            self.tail_parts, self.tail_len = [], 0
             self.tail_fed = True
 
     def _read_whole(self, fh: BinaryIO, st: os.stat_result) -> int:
@@ -290,7 +428,8 @@ class TrackedFile:
         else:
             self.parser = parser
         self.cursor.offset = st.st_size
-        self.tail, self.tail_fed, self.edge = b"", False, b""
+        self._clear_tail()
+        self.tail_fed, self.edge = False, b""
         return st.st_size
 
     def snapshot(self) -> AgentSession:
@@ -300,12 +439,17 @@ class TrackedFile:
             return self._snapshot
         if self._snapshot is None or self.parser.dirty:
             snap = self.parser.snapshot()
-            if self.tail and not self.tail_fed:
+            if self.tail_len and not self.tail_fed:
                 snap.diagnostics.last_error = snap.diagnostics.last_error or (
-                    f"incomplete last line ({len(self.tail)} bytes) held back until it is finished"
+                    f"incomplete last line ({self.tail_len} bytes) held back until it is finished"
                 )
             activity = [t for t in (snap.end_timestamp_ms, snap.last_activity_ms) if t is not None]
-            snap.last_activity_ms = max(activity) if activity else self._mtime_ms
+            if activity:
+                snap.last_activity_ms = max(activity)
+            elif self._mtime_ms is not None and self._mtime_ms <= future_limit_ms():
+                snap.last_activity_ms = self._mtime_ms  # a file touched into the future sorts nowhere
+            else:
+                snap.last_activity_ms = None
             self._snapshot = snap
         return self._snapshot
 
@@ -321,6 +465,9 @@ def _open_regular(path: str | os.PathLike[str]) -> BinaryIO:
 
     The file was a regular file when listed and stat'ed, but may have been
     swapped for a FIFO since; a plain ``open`` of a FIFO waits for a writer.
+    It may also have been swapped for a symlink to a file the user could not
+    otherwise show (run as root over another user's home): ``O_NOFOLLOW``
+    makes that open fail instead of following the link.
     """
     fh = open(path, "rb", opener=_nonblocking)  # noqa: SIM115 - returned to the caller's ``with``
     try:
@@ -333,7 +480,7 @@ def _open_regular(path: str | os.PathLike[str]) -> BinaryIO:
 
 
 def _nonblocking(path: str, flags: int) -> int:
-    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
 
 
 def _decompress_zst(data: bytes) -> bytes:

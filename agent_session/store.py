@@ -35,6 +35,7 @@ from __future__ import annotations
 import bisect
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import pickle
@@ -46,20 +47,27 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISDIR, S_ISREG
+from typing import Literal, overload
 
 from pydantic import TypeAdapter, ValidationError
 
 from .cache import CacheEntry, SummaryCache, cache_disabled_by_env, file_key
 from .discovery import AgentHomes, find_session_files
-from .model import AgentSession, AgentType, TokenUsage
+from .errors import AgentSessionError
+from .model import AgentSession, AgentType, LlmResponse, TokenUsage, ToolEvent, UserPrompt
 from .reader import FileCursor, TrackedFile
-from .sources.base import SessionFile
+from .sources.base import EVENT_WINDOW, EventKind, SessionFile
 
 __all__ = ["RefreshStats", "SessionLookupError", "SessionStore", "scan_files"]
 
 #: How many opened sessions keep a full-detail parser alive.
 DETAIL_CACHE_SIZE = 4
+#: Files of at least this size count as huge: the detail LRU keeps one of them at most.
+HUGE_DETAIL_BYTES = 64 * 1024 * 1024
+#: Default and largest ``detail_page`` sizes (a page's memory is bounded by its size).
+PAGE_SIZE = 500
+MAX_PAGE_SIZE = 5_000
 #: Below this many bytes to parse, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 #: Work is handed to workers in batches of about this many bytes (big files alone):
@@ -86,7 +94,7 @@ _SESSION_TREES: dict[AgentType, tuple[tuple[str, int], ...]] = {
 _MAPPING_FILES = frozenset({"projects.json", ".project_root"})
 
 
-class SessionLookupError(LookupError):
+class SessionLookupError(AgentSessionError, LookupError):
     """An id matched no session, or more than one."""
 
     def __init__(self, query: str, candidates: list[AgentSession]) -> None:
@@ -138,6 +146,18 @@ class SessionStore:
     large initial parse (None: one per available core; 0 or 1: parse here).
     ``watch``: follow the session trees with a file watcher (``watchfiles``)
     and let ``refresh()`` look only at what it reported, as with ``changed=``.
+
+    Two public dicts, by path, say what is *not* in :meth:`sessions` and why,
+    so nothing under the homes is dropped silently: ``errors`` holds what could
+    not be read (a permission, a vanished file, a folder that cannot be
+    listed); ``skipped`` holds what was read, or seen, and is not a session:
+    ``"empty"``, ``"no complete line yet"``, ``"no valid record"`` (binary or
+    garbage: not one line decoded to a record), ``"oversized line"`` (its only
+    line was longer than ``reader.MAX_LINE_BYTES``) and the symlinks discovery
+    never follows (``"symlink outside the session tree"``…). A file that was a
+    session keeps being one whatever it is truncated to (it is re-read, as
+    any truncated file); an empty or garbage file that gets a valid line
+    becomes a session on the next refresh.
     """
 
     def __init__(
@@ -156,12 +176,15 @@ class SessionStore:
         self._detail: OrderedDict[str, TrackedFile] = OrderedDict()
         #: Store-level problems (a file that cannot be read), by path.
         self.errors: dict[str, str] = {}
+        #: Files under the homes that are not sessions, by path, with the reason (see the class doc).
+        self.skipped: dict[str, str] = {}
+        #: Paths the last walk skipped (kept in ``skipped`` too).
+        self._walk_skips: set[str] = set()
         self._sessions: list[AgentSession] | None = None
         self._index = _SessionIndex()
         #: Paths whose summary may have changed since the index last looked.
         self._stale: set[str] = set()
         self._lock = threading.RLock()
-        self.generation = 0
         self.workers = _available_cores() if workers is None else max(0, workers)
         self.parallel_min_bytes = parallel_min_bytes
         self._tree = _TreeState()
@@ -181,7 +204,7 @@ class SessionStore:
         self._cache_entries: dict[str, CacheEntry] | None = None
         self._cache_dirty = False
         self._cache_attempted_at: float | None = None
-        self._watcher = _Watcher(self._existing_trees()) if watch else None
+        self._watcher = _Watcher(list(self._tree_roots())) if watch else None
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, *, budget: float | None = None, changed: Iterable[str] | None = None) -> RefreshStats:
@@ -213,7 +236,9 @@ class SessionStore:
                 or self._hints_need_walk(hinted)
             ):
                 found = self._discover(stats)
-                full = hinted is None or due or found is not None
+                # A walk the hints asked for needs no stat of every file: new ones are
+                # queued, gone ones dropped, and changed ones were hinted.
+                full = hinted is None or due
             else:
                 found, full = None, False
             if found is not None:
@@ -223,7 +248,7 @@ class SessionStore:
                 self._full_pass(stats)
             else:
                 assert hinted is not None
-                for key in hinted:
+                for key in self._expand_hints(hinted):
                     if key in self._files and key not in self._pending:
                         self._update(self._files[key], stats)
             stats.full_pass = full
@@ -235,9 +260,10 @@ class SessionStore:
             stats.files_seen = len(self._files)
             stats.pending = len(self._pending)
             if stats.changed_paths:
+                for path in stats.changed_paths:
+                    self._judge(path)
                 self._stale.update(stats.changed_paths)
                 self._sessions = None
-                self.generation += 1
                 if any(p not in self._from_cache for p in stats.changed_paths):
                     self._cache_dirty = True
             self._from_cache.clear()
@@ -253,7 +279,7 @@ class SessionStore:
                 continue
             if tracked.ready and tracked.error is None:
                 try:
-                    st = os.stat(key)
+                    st = os.lstat(key)  # a file swapped for a symlink is re-read, and refused
                 except OSError:
                     st = None
                 if st is not None and tracked.cursor.same_stat(st) and S_ISREG(st.st_mode):
@@ -270,8 +296,31 @@ class SessionStore:
             return None  # not watching yet, or no full pass since it started: nothing to rely on
         return hints
 
-    def _existing_trees(self) -> list[str]:
-        return [t for t in self._tree_roots() if os.path.isdir(t)]
+    def _expand_hints(self, hinted: set[str]) -> set[str]:
+        """Hinted paths, with a whole session tree's files for a hint naming the tree itself.
+
+        The watcher names a tree when it had to watch it again (deleted and
+        recreated, or replaced): what happened in it meanwhile was not seen.
+        """
+        roots = set(self._tree_roots()) & hinted
+        if not roots:
+            return hinted
+        prefixes = tuple(r.rstrip(os.sep) + os.sep for r in roots)
+        return hinted | {k for k in self._files if k.startswith(prefixes)}
+
+    def _judge(self, path: str) -> None:
+        """Keep ``skipped`` in step with what a changed file now holds (see the class doc)."""
+        tracked = self._files.get(path)
+        if tracked is None or not tracked.ready:
+            if path not in self._walk_skips:
+                self.skipped.pop(path, None)
+            return
+        reason = tracked.not_a_session()
+        if reason is None or tracked.was_session:
+            tracked.was_session = True
+            self.skipped.pop(path, None)
+        else:
+            self.skipped[path] = reason
 
     def _hints_need_walk(self, hinted: set[str]) -> bool:
         """A hint about a file we do not know (or that is gone) under a session tree."""
@@ -310,11 +359,16 @@ class SessionStore:
         self._discoveries += 1
         stats.discovered = True
         walk_errors: dict[str, str] = {}
-        found = find_session_files(self.homes, self.agents, errors=walk_errors)
+        walk_skips: dict[str, str] = {}
+        found = find_session_files(self.homes, self.agents, errors=walk_errors, skipped=walk_skips)
         for path in self._walk_errors - walk_errors.keys():
             self.errors.pop(path, None)
         self.errors.update(walk_errors)
         self._walk_errors = set(walk_errors)
+        for path in self._walk_skips - walk_skips.keys():
+            self.skipped.pop(path, None)
+        self.skipped.update(walk_skips)
+        self._walk_skips = set(walk_skips)
         return found
 
     def _apply_discovery(self, found: list[SessionFile], stats: RefreshStats) -> None:
@@ -344,6 +398,8 @@ class SessionStore:
             self._detail.pop(key, None)
             if key not in self._walk_errors:
                 self.errors.pop(key, None)
+            if key not in self._walk_skips:
+                self.skipped.pop(key, None)
             stats.removed += 1
             if was_ready:
                 stats.changed_paths.append(key)
@@ -352,7 +408,7 @@ class SessionStore:
         """A new file: take it from the cache when it matches, else queue its first parse."""
         stat_ns = time.time_ns()
         try:
-            st = os.stat(tracked.path)
+            st = os.lstat(tracked.path)
         except OSError as exc:
             self._fail(tracked, exc, stats)
             return
@@ -584,19 +640,15 @@ class SessionStore:
 
     def _build(self) -> list[AgentSession]:
         stale, self._stale = self._stale, set()
+        fresh: list[tuple[str, int, AgentSession]] = []
         for path in stale:
             tracked = self._files.get(path)
-            if tracked is not None and tracked.ready:
-                self._index.put(path, tracked.file.priority, tracked.snapshot())
+            if tracked is not None and tracked.ready and path not in self.skipped:
+                fresh.append((path, tracked.file.priority, tracked.snapshot()))
             else:
                 self._index.drop(path)
+        self._index.put_many(fresh)
         return self._index.ordered()
-
-    def get(self, session_id: str) -> AgentSession | None:
-        for s in self.sessions():
-            if s.session_id == session_id:
-                return s
-        return None
 
     def resolve(self, query: str) -> AgentSession:
         """A session by id, display id or unique prefix of either; raises SessionLookupError."""
@@ -623,7 +675,15 @@ class SessionStore:
         raise SessionLookupError(query, candidates)
 
     def detail(self, session: AgentSession | str) -> AgentSession:
-        """The session with its events, parsed from its file (and followed incrementally)."""
+        """The session with its events, parsed from its file (and followed incrementally).
+
+        Only the newest events are kept (``SessionEvents.tools_dropped`` and
+        friends count the rest; :meth:`detail_page` reads them). Up to
+        ``DETAIL_CACHE_SIZE`` opened sessions stay parsed, but at most one
+        whose file is ``HUGE_DETAIL_BYTES`` or more: its parser's indexes grow
+        with the file, so opening a second huge session evicts the first, before
+        the new one is read.
+        """
         if isinstance(session, str):
             session = self.resolve(session)
         with self._lock:
@@ -638,6 +698,10 @@ class SessionStore:
                     self._detail.popitem(last=False)
             else:
                 self._detail.move_to_end(session.path)
+            if self._detail_size(session.path) >= HUGE_DETAIL_BYTES:
+                for other in [k for k in self._detail if k != session.path]:
+                    if self._detail_size(other) >= HUGE_DETAIL_BYTES:
+                        del self._detail[other]
             self._update(tracked, None)
             if tracked.parser is None:
                 raise SessionLookupError(session.session_id, [])
@@ -645,6 +709,62 @@ class SessionStore:
             return snap.model_copy(
                 update={"subagent_usage": session.subagent_usage, "subagent_ids": session.subagent_ids}
             )
+
+    def _detail_size(self, path: str) -> int:
+        """The file size an opened session's detail was, or is about to be, read from."""
+        sizes = [t.size for t in (self._detail.get(path), self._files.get(path)) if t is not None]
+        return max(sizes, default=0)
+
+    @overload
+    def detail_page(
+        self, session: AgentSession | str, kind: Literal["tools"] = ..., start: int = 0, limit: int = ...
+    ) -> list[ToolEvent]: ...
+    @overload
+    def detail_page(
+        self, session: AgentSession | str, kind: Literal["prompts"], start: int = 0, limit: int = ...
+    ) -> list[UserPrompt]: ...
+    @overload
+    def detail_page(
+        self, session: AgentSession | str, kind: Literal["responses"], start: int = 0, limit: int = ...
+    ) -> list[LlmResponse]: ...
+    def detail_page(
+        self, session: AgentSession | str, kind: EventKind = "tools", start: int = 0, limit: int = PAGE_SIZE
+    ) -> list[ToolEvent] | list[UserPrompt] | list[LlmResponse]:
+        """Events ``start`` to ``start + limit - 1`` of one kind, by position in the whole session.
+
+        For the events :meth:`detail` no longer keeps (positions below
+        ``SessionEvents.tools_dropped`` …). This reads the whole file again
+        with a parser that keeps only the page, so memory stays bounded by
+        ``limit`` but the time is that of a full parse (slower than
+        :meth:`detail`, which follows the file incrementally). A page is
+        shorter than ``limit`` at the end of the session. Tool calls are
+        linked to their results exactly as in :meth:`detail`. The store's lock
+        is not held while reading, so refreshes carry on meanwhile.
+        """
+        if kind not in ("tools", "prompts", "responses"):
+            raise ValueError(f"unknown event kind {kind!r}")
+        if start < 0 or limit < 0:
+            raise ValueError("start and limit must not be negative")
+        limit = min(limit, MAX_PAGE_SIZE)
+        if isinstance(session, str):
+            session = self.resolve(session)
+        with self._lock:
+            base = self._files.get(session.path)
+            if base is None:
+                raise SessionLookupError(session.session_id, [])
+            sf = base.file
+        window = (kind, start, start + limit)
+        ctx = dataclasses.replace(sf.context, extra={**sf.context.extra, EVENT_WINDOW: window})
+        page = TrackedFile(dataclasses.replace(sf, context=ctx), detail=True)
+        page.update()
+        events = page.parser.session.events if page.parser is not None else None
+        if events is None:
+            return []
+        if kind == "tools":
+            return events.tools
+        if kind == "prompts":
+            return events.prompts
+        return events.llm_responses
 
     def tracked_files(self) -> list[SessionFile]:
         with self._lock:
@@ -676,6 +796,8 @@ class _SessionIndex:
         self._order: list[tuple[tuple[int, str, str], _Key]] = []
         self._sort_key: dict[_Key, tuple[int, str, str]] = {}
         self._ordered: list[AgentSession] | None = None
+        #: Filling an empty index at once (``put_many``): the order is sorted once at the end.
+        self._bulk = False
 
     def put(self, path: str, priority: int, snap: AgentSession) -> None:
         key = (snap.agent_type, snap.session_id)
@@ -683,6 +805,30 @@ class _SessionIndex:
         self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
         self._key_of[path] = key
         self._settle(key)
+
+    def put_many(self, items: list[tuple[str, int, AgentSession]]) -> None:
+        """``put`` for each of ``(path, priority, snapshot)``; on an empty index, in one pass.
+
+        A start from the cache hands over every session at once: settling each
+        key once and sorting once at the end avoids inserting 50,000 times into
+        a sorted list (each insert shifts half of it).
+        """
+        if self._key_of or len(items) < 256:
+            for path, priority, snap in items:
+                self.put(path, priority, snap)
+            return
+        for path, priority, snap in items:
+            key = (snap.agent_type, snap.session_id)
+            self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
+            self._key_of[path] = key
+        self._bulk = True
+        try:
+            for key in list(self._candidates):
+                self._settle(key)
+        finally:
+            self._bulk = False
+        self._order = sorted((sk, key) for key, sk in self._sort_key.items())
+        self._ordered = None
 
     def drop(self, path: str, *, settle: bool = True) -> None:
         key = self._key_of.pop(path, None)
@@ -736,7 +882,7 @@ class _SessionIndex:
 
     def _set_final(self, key: _Key, s: AgentSession | None) -> None:
         old = self._sort_key.pop(key, None)
-        if old is not None:
+        if old is not None and not self._bulk:
             i = bisect.bisect_left(self._order, (old, key))
             if i < len(self._order) and self._order[i] == (old, key):
                 del self._order[i]
@@ -747,7 +893,8 @@ class _SessionIndex:
         # Most recently active first; ties by agent, then id, so the order never flickers.
         sk = (-(s.last_activity_ms or 0), s.agent_type.value, s.session_id)
         self._sort_key[key] = sk
-        bisect.insort(self._order, (sk, key))
+        if not self._bulk:
+            bisect.insort(self._order, (sk, key))
 
     def ordered(self) -> list[AgentSession]:
         if self._ordered is None:
@@ -838,61 +985,128 @@ def _available_cores() -> int:
         return os.cpu_count() or 1
 
 
-class _Watcher:
-    """Paths changed under the session trees, collected by a ``watchfiles`` thread.
+#: How often a watcher checks that its tree is still the one it watches (and
+#: whether a missing tree has appeared): watching resumes within about this long.
+WATCH_CHECK_SECONDS = 0.25
 
-    ``ready_at`` is set once the watches are in place (the first timeout tick);
-    ``drain()`` returns None whenever the watcher is not running (failed to
-    start, too many watches, a tree vanished), and the store then stats every
-    file as if there were no watcher.
+
+class _Watcher:
+    """Paths changed under the session trees, collected by one ``watchfiles`` thread per tree.
+
+    A watch is tied to the directory it was armed on: when a tree is deleted
+    (or replaced, e.g. an agent home removed and created again) it would go
+    on reporting nothing. So each thread checks, every ``WATCH_CHECK_SECONDS``,
+    that its tree is still the same directory (device and inode); when it is
+    gone it polls for it, and when it is back (or was replaced) it arms a new
+    watch and then reports the tree's own path, which tells the store to walk
+    it and stat its files: what happened before the new watch was in place is
+    not lost. A tree that does not exist yet is polled for the same way.
+
+    ``ready_at`` is set once every tree is watched or known to be missing;
+    ``drain()`` returns None until then, and for good if a watch fails for
+    another reason (too many watches…), and the store then stats every file
+    as if there were no watcher.
     """
 
     def __init__(self, paths: list[str]) -> None:
         self.ready_at: float | None = None
         self.error: str | None = None
-        self._paths = paths
         self._changes: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="agentsession-watch", daemon=True)
-        if paths:
-            self._thread.start()
+        self._waiting = len(paths)
+        self._threads = [
+            threading.Thread(target=self._follow, args=(p,), name="agentsession-watch", daemon=True)
+            for p in paths
+        ]
+        for t in self._threads:
+            t.start()
 
-    def _run(self) -> None:
-        try:
-            import watchfiles
+    def _follow(self, root: str) -> None:
+        """Watch ``root`` for as long as the store lives, re-arming whenever it is a new directory."""
+        first = True
+        while not self._stop.is_set():
+            ident = _dir_identity(root)
+            if ident is None:
+                if first:
+                    first = False
+                    self._one_ready()
+                self._stop.wait(WATCH_CHECK_SECONDS)
+                continue
+            try:
+                self._watch(root, ident, first)
+            except Exception as exc:
+                if _dir_identity(root) == ident:  # not a tree that vanished under the watch: give up
+                    self._fail(exc)
+                    return
+            if first:
+                first = False
+                self._one_ready()
+            self._note(root)  # gone or replaced: the store walks it again
 
-            for changes in watchfiles.watch(
-                *self._paths,
-                watch_filter=None,
-                debounce=50,
-                step=20,
-                stop_event=self._stop,
-                rust_timeout=250,
-                yield_on_timeout=True,
-                raise_interrupt=False,
-            ):
-                if self.ready_at is None:
-                    self.ready_at = time.monotonic()
-                if changes:
-                    with self._lock:
-                        self._changes.update(path for _change, path in changes)
-        except Exception as exc:
+    def _watch(self, root: str, ident: tuple[int, int], first: bool) -> None:
+        """Collect changes under ``root`` until it is no longer the directory ``ident`` names."""
+        import watchfiles
+
+        armed = False
+        for changes in watchfiles.watch(
+            root,
+            watch_filter=None,
+            debounce=50,
+            step=20,
+            stop_event=self._stop,
+            rust_timeout=int(WATCH_CHECK_SECONDS * 1000),
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        ):
+            if not armed:
+                armed = True
+                if first:
+                    self._one_ready()
+                else:
+                    self._note(root)  # watching again: what happened meanwhile was not seen
+            if changes:
+                with self._lock:
+                    self._changes.update(path for _change, path in changes)
+            if _dir_identity(root) != ident:
+                return
+
+    def _one_ready(self) -> None:
+        with self._lock:
+            self._waiting -= 1
+            if self._waiting == 0 and self.error is None:
+                self.ready_at = time.monotonic()
+
+    def _note(self, path: str) -> None:
+        with self._lock:
+            self._changes.add(path)
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._lock:
             self.error = f"{type(exc).__name__}: {exc}"
-        finally:
             self.ready_at = None
 
     def drain(self) -> set[str] | None:
-        if self.ready_at is None:
-            return None
         with self._lock:
+            if self.ready_at is None:
+                return None
             out, self._changes = self._changes, set()
         return out
 
     def close(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        for t in self._threads:
+            if t.is_alive():
+                t.join(5)
+
+
+def _dir_identity(path: str) -> tuple[int, int] | None:
+    """``(device, inode)`` of a directory, or None when there is none at ``path``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if S_ISDIR(st.st_mode) else None
 
 
 def _can_fork() -> bool:

@@ -8,20 +8,28 @@ transcript can never retitle, clear or hyperlink the user's terminal.
 from __future__ import annotations
 
 import json
+import math
 import re
-from datetime import UTC, datetime
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+
+from .errors import InvalidArgument
 
 __all__ = [
     "MAX_TS_MS",
     "MIN_TS_MS",
     "cap",
     "clean_text",
+    "display_width",
     "dump_json",
     "inert_json",
     "one_line",
+    "pad",
+    "parse_interval",
+    "parse_time_bound",
     "parse_ts_ms",
     "to_int",
 ]
@@ -174,3 +182,97 @@ def dump_json(value: Any, *, compact: bool = False) -> bytes:
         text = json.dumps(value, indent=None if compact else 2, ensure_ascii=False) + "\n"
         data = text.encode("utf-8", errors="replace")
     return inert_json(data)
+
+
+# ------------------------------------------------------------------ terminal width
+
+
+def _char_width(ch: str) -> int:
+    # Combining marks, variation selectors, zero-width joiners and other format
+    # characters take no cell of their own; East Asian wide and fullwidth
+    # characters (CJK, most emoji) take two.
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    if "\U0001f3fb" <= ch <= "\U0001f3ff":
+        return 0  # skin-tone modifier: drawn inside the emoji before it
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    """Terminal cells ``text`` takes, for text already passed through :func:`clean_text`.
+
+    ``len()`` counts code points: a column of CJK names or emoji padded by it
+    drifts right by one cell per wide character. This is the rule terminals
+    follow for the common cases (it does not model every emoji sequence).
+    """
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal cells (``str.ljust`` by display width)."""
+    return text + " " * max(0, width - display_width(text))
+
+
+# ------------------------------------------------------------------ user-typed values
+
+_AGE_RE = re.compile(r"(\d+)\s*([smhdw])")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+#: Ages further back than this are typing mistakes (and ``999999d`` overflows a datetime).
+MAX_AGE_DAYS = 36_500
+_BARE_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_time_bound(value: str, *, end: bool = False, now: datetime | None = None) -> int:
+    """``--since``/``--until`` values -> epoch ms; raises :class:`InvalidArgument`.
+
+    Accepts an age (``90m``, ``12h``, ``7d``, ``2w``: that long before now, at
+    most 100 years), a date (``2026-11-01``, local midnight) or an ISO time
+    (``2026-11-01T09:30``, local unless it names its zone). With ``end=True``
+    a bare date means the *end* of that day, so ``--until 2026-11-01``
+    includes the first of November, as a person reading it expects.
+    """
+    text = value.strip()
+    m = _AGE_RE.fullmatch(text)
+    now = now if now is not None else datetime.now(UTC)
+    if m:
+        seconds = int(m.group(1)) * _AGE_UNITS[m.group(2)]
+        if seconds > MAX_AGE_DAYS * 86400:
+            raise InvalidArgument(f"age too large: {value!r} (at most {MAX_AGE_DAYS}d)")
+        return int((now - timedelta(seconds=seconds)).timestamp() * 1000)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidArgument(f"not a date, time or age (like 2026-11-01, 7d or 12h): {value!r}") from None
+    try:
+        if dt.tzinfo is None:
+            dt = dt.astimezone()  # a naive date or time is the user's local time
+        if end and _BARE_DATE_RE.fullmatch(text):
+            dt = (dt.replace(tzinfo=None) + timedelta(days=1)).astimezone()
+        return int(dt.timestamp() * 1000)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidArgument(f"date out of range: {value!r}") from None
+
+
+#: Intervals outside this range are mistakes: below it a refresh loop only burns
+#: CPU, above it a monitor looks frozen.
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 86_400.0
+
+
+def parse_interval(value: str, *, minimum: float = MIN_INTERVAL, maximum: float = MAX_INTERVAL) -> float:
+    """A refresh interval in seconds within ``[minimum, maximum]``; raises :class:`InvalidArgument`.
+
+    ``float()`` alone takes ``nan``, ``inf``, ``-1`` and ``0``: the first and
+    last make a refresh loop spin, ``inf`` makes ``sleep`` raise in a
+    background thread (a monitor that silently never refreshes again), and a
+    negative sleep raises too. All are refused up front.
+    """
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise InvalidArgument(f"not a number of seconds: {value!r}") from None
+    if not math.isfinite(seconds) or not minimum <= seconds <= maximum:
+        raise InvalidArgument(f"interval must be between {minimum:g} and {maximum:g} seconds, not {value!r}")
+    return seconds

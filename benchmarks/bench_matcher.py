@@ -12,7 +12,8 @@ Two figures:
    expensive per-agent reads (cwd, open files, environment) are included.
    Every process started here is killed by pid at the end.
 
-Run: ``.venv/bin/python benchmarks/bench_matcher.py [--runs N]``. Medians are printed.
+Run: ``.venv/bin/python benchmarks/bench_matcher.py [--runs N]``. Medians of wall and
+CPU time per call are printed, with the load average before and after.
 """
 
 from __future__ import annotations
@@ -129,13 +130,27 @@ def synth(
     return procs, sessions, pid_files
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    times = []
+def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median wall and median CPU (this process, user + system) per call, in ms.
+
+    Both, because on a shared machine wall time alone measures the neighbours.
+    """
+    wall: list[float] = []
+    cpu: list[float] = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "load average unknown"
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 _STANDIN = (
@@ -162,11 +177,11 @@ def real_snapshot(target: int, runs: int) -> None:
             time.sleep(0.5)  # let the stand-ins start their children
             snap = snapshot_processes()
             trees = build_trees(snap.processes)
-            ms = median_ms(snapshot_processes, runs)
+            wall, cpu = median_ms(snapshot_processes, runs)
             detailed = sum(1 for p in snap.processes if p.cwd is not None)
             print(
                 f"real snapshot_processes(): {len(snap.processes)} processes, {len(trees)} agent trees, "
-                f"{detailed} read in detail: median {ms:.1f} ms over {runs} runs"
+                f"{detailed} read in detail: median {wall:.1f} ms wall, {cpu:.1f} ms CPU over {runs} runs"
             )
         finally:
             for p in popens:  # the stand-ins' own children, by pid too
@@ -204,12 +219,20 @@ def main() -> None:
         f"synthetic: {len(procs)} processes, {len(result.trees)} agent trees, {len(sessions)} sessions -> "
         f"{len(result.matches)} matches {dict(sorted(by_evidence.items()))}"
     )
-    warm = median_ms(lambda: matcher.match(procs, sessions, pid_files=pid_files), args.runs)
-    cold = median_ms(lambda: SessionProcessMatcher().match(procs, sessions, pid_files=pid_files), args.runs)
-    print(f"match() warm (steady state): median {warm:.2f} ms over {args.runs} runs")
-    print(f"match() cold (fresh matcher): median {cold:.2f} ms over {args.runs} runs")
+    print(load())
+    warm, warm_cpu = median_ms(lambda: matcher.match(procs, sessions, pid_files=pid_files), args.runs)
+    cold, cold_cpu = median_ms(
+        lambda: SessionProcessMatcher().match(procs, sessions, pid_files=pid_files), args.runs
+    )
+    print(
+        f"match() warm (steady state): median {warm:.2f} ms wall, {warm_cpu:.2f} ms CPU over {args.runs} runs"
+    )
+    print(
+        f"match() cold (fresh matcher): median {cold:.2f} ms wall, {cold_cpu:.2f} ms CPU over {args.runs} runs"
+    )
     if not args.no_snapshot:
         real_snapshot(args.processes, args.runs)
+    print(load())
 
 
 if __name__ == "__main__":

@@ -245,8 +245,10 @@ def test_cache_files_are_private(history: tuple[Path, dict[str, Path]], tmp_path
         os.umask(old)
     assert store.cache is not None
     assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(cache_dir / "summaries").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(store.cache.path).st_mode) == 0o600
-    assert [p.name for p in cache_dir.iterdir()] == [store.cache.path.name]  # no temp files left
+    assert [p.name for p in cache_dir.iterdir()] == ["summaries"]
+    assert [p.name for p in store.cache.folder.iterdir()] == [store.cache.path.name]  # no temp files left
 
 
 def test_cache_inside_an_agent_home_is_refused(history: tuple[Path, dict[str, Path]]) -> None:
@@ -267,7 +269,7 @@ def test_environment_points_the_cache_elsewhere_or_turns_it_off(
     assert default_cache_dir() == tmp_path / "envcache"
     store = SessionStore(AgentHomes.resolve(home), cache=True)
     store.refresh()
-    assert store.cache is not None and store.cache.path.parent == tmp_path / "envcache"
+    assert store.cache is not None and store.cache.path.parent == tmp_path / "envcache" / "summaries"
     assert store.cache.path.is_file()
     monkeypatch.setenv(NO_CACHE_ENV, "1")
     assert SessionStore(AgentHomes.resolve(home), cache=True).cache is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -255,10 +256,11 @@ def test_ccusage_fixture_sums_three_messages(samples: Path) -> None:
 
 @pytest.fixture
 def subagent_home(samples: Path, tmp_path: Path) -> Path:
-    """A Claude home whose project folder is the sample folder itself (read in place via a symlink)."""
+    """A Claude home whose project folder is a copy of the sample folder (discovery never follows
+    a symlink out of the session tree, so a link to the samples would be skipped)."""
     projects = tmp_path / ".claude" / "projects"
     projects.mkdir(parents=True)
-    (projects / "-tmp").symlink_to(samples / "claude" / "agent-sessions-subagent", target_is_directory=True)
+    shutil.copytree(samples / "claude" / "agent-sessions-subagent", projects / "-tmp")
     return tmp_path
 
 
@@ -501,7 +503,7 @@ def test_generated_subagents_roll_up_without_double_counting(tmp_path: Path) -> 
     assert len({s.display_id for s in parsed.values()}) == 3
     store = claude_store(tmp_path)
     store.refresh()
-    top = store.get(sp.session_id)
+    top = next((s for s in store.sessions() if s.session_id == sp.session_id), None)
     assert top is not None and top.subagent_ids == sorted(agent_ids)
     kids_total = sum(v.total_tokens for per in exp_children.values() for v in per.values())
     assert top.subagent_usage.total_tokens == kids_total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -127,3 +128,56 @@ def test_archived_codex_sessions_are_found(tmp_path: Path) -> None:
     store = SessionStore(AgentHomes.resolve(tmp_path))
     store.refresh()
     assert sorted(s.path for s in store.sessions()) == sorted([str(live), str(archived)])
+
+
+def test_symlinked_homes_and_trees_are_where_the_user_keeps_them(tmp_path: Path) -> None:
+    """The agent home, or a whole session tree, may be a symlink (dotfile managers do that):
+    only links *below* a session tree are never followed."""
+    real = tmp_path / "data"
+    c = synth_claude.write_session(real, spec("claude", 1))
+    x = synth_codex.write_session(real, spec("codex", 2))
+    home = tmp_path / "home"
+    home.mkdir()
+    os.symlink(real / ".claude", home / ".claude")  # the whole home
+    (home / ".codex").mkdir()
+    os.symlink(real / ".codex" / "sessions", home / ".codex" / "sessions")  # one session tree
+    skipped: dict[str, str] = {}
+    found = find_session_files(AgentHomes.resolve(home), skipped=skipped)
+    assert sorted(f.path.name for f in found) == sorted([c.name, x.name])
+    assert skipped == {}
+
+
+def test_each_source_takes_only_its_session_names(tmp_path: Path) -> None:
+    """One walk, each source's own folders and names: what lies beside sessions is never taken."""
+    write_noise(tmp_path)
+    extra = {
+        ".claude/projects/-x/abc.jsonl.bak": "{}\n",
+        ".claude/projects/-x/memory/notes.jsonl": "{}\n",
+        ".claude/projects/-x/abc/tool-results/t.jsonl": "{}\n",
+        ".codex/sessions/2026/11/18/notes.jsonl": "{}\n",
+        ".codex/sessions/a/b/c/d/e/rollout-too-deep.jsonl": "{}\n",
+        ".codex/archived_sessions/sub/rollout-nested.jsonl": "{}\n",
+        ".gemini/tmp/p/chats/notes.jsonl": "{}\n",
+        ".gemini/tmp/p/chats/.hidden/x.jsonl": "{}\n",
+        ".gemini/tmp/p/chats/session-1.jsonl.unreadable-1": "{}\n",
+        ".gemini/tmp/p/chats/parent/deeper/x.jsonl": "{}\n",
+    }
+    for rel, text in extra.items():
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    taken = {
+        ".claude/projects/-x/abc.jsonl",
+        ".claude/projects/-x/abc/subagents/agent-1.jsonl",
+        ".claude/projects/-x/abc/subagents/workflows/wf_1/agent-2.jsonl",
+        ".codex/sessions/2026/11/18/rollout-2026-11-18T00-00-00-x.jsonl",
+        ".codex/archived_sessions/rollout-2026-11-17T00-00-00-y.jsonl.zst",
+        ".gemini/tmp/p/chats/session-1.jsonl",
+        ".gemini/tmp/p/chats/parent/child.json",
+    }
+    for rel in taken:
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text("{}\n")
+    found = find_session_files(AgentHomes.resolve(tmp_path))
+    assert sorted(str(f.path.relative_to(tmp_path)) for f in found) == sorted(taken)

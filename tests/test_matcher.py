@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from agent_session.cli import match_command
 from agent_session.model import AgentSession, AgentType
 from agent_session.process import (
     ClaudePidFile,
@@ -19,7 +21,6 @@ from agent_session.process import (
     ProcessSnapshot,
     SessionProcessMatcher,
     SessionProcessMatches,
-    match_command,
 )
 from agent_session.process.evidence import (
     argv_session_ids,
@@ -707,3 +708,65 @@ def test_match_command_table(tmp_path: Path) -> None:
     ]
     assert lines[2].split() == ["200", "codex", "-", "-", "-", "200", "201", "202", "-"]
     assert len(lines) == 3
+
+
+def _module_level_imports(tree: ast.Module, package: str) -> set[str]:
+    """Absolute names of what a module imports when it is loaded (function bodies excluded)."""
+    found: set[str] = set()
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                found.add(f"{base}.{node.module}" if node.module else base)
+            elif node.module:
+                found.add(node.module)
+        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt))
+    return found
+
+
+def test_the_matcher_and_what_it_imports_never_import_psutil() -> None:
+    """Matching works on plain records: loading the matcher's modules loads no psutil.
+
+    Walks the import graph from ``process/matcher.py`` through every project
+    module it loads (process info, recognition, evidence, the model…).
+    """
+    root = Path(__file__).resolve().parent.parent
+    seen: dict[str, set[str]] = {}
+    todo = ["agent_session.process.matcher"]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = root / Path(*name.split("."))
+        source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        if not source.exists():  # ``from .x import name`` where name is not a module
+            seen[name] = set()
+            todo.append(name.rsplit(".", 1)[0])
+            continue
+        package = name if source.name == "__init__.py" else name.rsplit(".", 1)[0]
+        seen[name] = _module_level_imports(ast.parse(source.read_text()), package)
+        todo.extend(n for n in seen[name] if n.startswith("agent_session.") and n != "agent_session.process")
+    assert {"agent_session.process.info", "agent_session.process.recognize"} <= set(seen)
+    assert "agent_session.process.snapshot" not in seen
+    importers = sorted(
+        name for name, imports in seen.items() if any(i.split(".")[0] == "psutil" for i in imports)
+    )
+    assert importers == []
+    # Not even a late import inside a function of the matcher itself.
+    matcher_source = (root / "agent_session" / "process" / "matcher.py").read_text()
+    assert "psutil" not in {n.split(".")[0] for n in _all_imports(ast.parse(matcher_source))}
+
+
+def _all_imports(tree: ast.Module) -> set[str]:
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module)
+    return out

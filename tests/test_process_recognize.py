@@ -6,7 +6,7 @@ import pytest
 
 from agent_session.model import AgentType
 from agent_session.process import ProcessInfo, build_trees, label_process
-from agent_session.process.recognize import agent_args, codex_subcommand
+from agent_session.process.recognize import agent_args, codex_subcommand, path_components
 
 CODEX_NATIVE = "/usr/lib/node_modules/@openai/codex/node_modules/@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex"
 
@@ -73,6 +73,33 @@ CODEX_NATIVE = "/usr/lib/node_modules/@openai/codex/node_modules/@openai/codex-l
         ("npm exec", "/usr/bin/node", ["npm", "exec", "@openai/codex"], None),
         ("node", "/usr/bin/node", ["node", "/home/u/claude-helper/index.js"], None),
         ("vim", "/usr/bin/vim", ["vim", "gemini.md"], None),
+        # Installing an agent is not running one: a command line written into argv[0]
+        # (``exec -a``, a rewritten process title) is not a path, so nothing in it counts…
+        ("sleep", "/usr/bin/sleep", ["npm install -g @anthropic-ai/claude-code@latest", "600"], None),
+        ("node", "/usr/bin/node", ["/usr/bin/npm install -g @anthropic-ai/claude-code@latest"], None),
+        ("sudo", "/usr/bin/sudo", ["/usr/bin/sudo /opt/bin/claude"], None),
+        ("sh", "/bin/sh", ["sh -c codex exec hi"], None),
+        # … and neither is npm with the package as separate arguments, in either form.
+        ("npm", "/usr/bin/node", ["npm", "install", "-g", "@anthropic-ai/claude-code@latest"], None),
+        (
+            "npm install -g @",
+            "/usr/bin/node",
+            ["node", "/usr/lib/node_modules/npm/bin/npm-cli.js", "install", "-g", "@openai/codex"],
+            None,
+        ),
+        # A package marker counts as whole directories with the program file inside.
+        ("node", "/usr/bin/node", ["node", "/x/node_modules/@anthropic-ai/claude-code-helper/cli.js"], None),
+        ("node", "/usr/bin/node", ["node", "/x/node_modules/@openai/codex@1.0/bin/run.js"], None),
+        # Paths with spaces in a directory are still paths.
+        (
+            "node",
+            "/usr/bin/node",
+            ["node", "/Users/Jo Doe/.npm/lib/node_modules/@anthropic-ai/claude-code/cli.js"],
+            AgentType.CLAUDE,
+        ),
+        ("x", None, ["C:\\Program Files\\Gemini CLI\\gemini.exe"], AgentType.GEMINI),
+        # What `exec -a claude sleep 600` looks like: argv[0] names the program, as the real CLI's does.
+        ("sleep", "/usr/bin/sleep", ["claude", "600"], AgentType.CLAUDE),
     ],
 )
 def test_label_process(name: str, exe: str | None, cmdline: list[str], expected: AgentType | None) -> None:
@@ -167,3 +194,30 @@ def test_trees_survive_odd_parent_links() -> None:
 def test_trees_sorted_by_start() -> None:
     procs = [P(9, 1, "claude", ct=300.0), P(3, 1, "codex", ct=100.0), P(5, 1, "gemini", ct=200.0)]
     assert [t.root_pid for t in build_trees(procs)] == [3, 5, 9]
+
+
+def test_path_components() -> None:
+    assert path_components("/usr/lib/node_modules/@openai/codex/bin/codex.js") == [
+        "",
+        "usr",
+        "lib",
+        "node_modules",
+        "@openai",
+        "codex",
+        "bin",
+        "codex.js",
+    ]
+    assert path_components("/Users/Jo Doe/bin/claude") == ["", "Users", "Jo Doe", "bin", "claude"]
+    assert path_components("~/my tools/gemini") == ["~", "my tools", "gemini"]
+    assert path_components("npm install -g @anthropic-ai/claude-code@latest") is None
+    assert path_components("/usr/bin/sudo /opt/bin/claude") is None  # "sudo " is no directory name
+    assert path_components("C:\\Program Files\\x") == ["C:", "Program Files", "x"]
+
+
+def test_a_very_deep_tree_is_gathered_whole() -> None:
+    """Membership is collected without recursion or a depth cap: every process of a 5,000-deep chain."""
+    procs = [P(100, 1, "claude")]
+    procs += [P(101 + i, 100 + i, "sh", ct=101.0 + i) for i in range(5000)]
+    (tree,) = build_trees(procs)
+    assert tree.root_pid == 100
+    assert tree.pids == tuple(range(100, 5101))

@@ -36,7 +36,7 @@ def test_every_real_session_is_found_once(store: SessionStore, truth: list[dict[
 
 def test_real_usage_is_exact(store: SessionStore, truth: list[dict[str, Any]]) -> None:
     for t in truth:
-        s = store.get(t["session_id"])
+        s = next((x for x in store.sessions() if x.session_id == t["session_id"]), None)
         assert s is not None, t["session_id"]
         usage = s.usage.model_dump()
         assert {k: usage[k] for k in KEYS} == t["usage"], t["agent_type"]

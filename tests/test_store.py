@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent_session import AgentHomes, SessionLookupError, SessionStore
+from agent_session import store as store_mod
 
 
 def cold(home: Path) -> dict[str, dict[str, Any]]:
@@ -272,3 +275,55 @@ def test_env_overrides_are_honoured(tmp_path: Path) -> None:
     default = AgentHomes.resolve(env={"HOME": str(tmp_path)})
     assert default.claude == (tmp_path / ".config" / "claude", tmp_path / ".claude")
     assert default.gemini == (tmp_path / ".gemini",)
+
+
+# ------------------------------------------------------------------ watcher
+def _watch_until(store: SessionStore, check: Any, what: str) -> Any:
+    """Refresh until ``check(stats)`` holds; the loop bound is a hang guard (20 s), not a timing."""
+    for _ in range(400):
+        stats = store.refresh()
+        store.sessions()
+        if check(stats):
+            return stats
+        if store._watcher is not None and store._watcher.error:
+            pytest.skip(f"no file watcher here: {store._watcher.error}")
+        time.sleep(0.05)
+    raise AssertionError(f"the watcher never reported {what}")
+
+
+def test_watcher_resumes_after_the_agent_home_is_deleted_and_recreated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The home vanishes and comes back: new files are seen from the watcher's hints alone.
+
+    The safety-net stat pass is pushed an hour away, so without a re-armed
+    watch the recreated session would not appear at all during the test.
+    """
+    monkeypatch.setattr(store_mod, "FULL_STAT_INTERVAL", 3600.0)
+    first = synth("claude").write_session(tmp_path, spec_for("claude", 0))
+    codex = synth("codex").write_session(tmp_path, spec_for("codex", 1))
+    store = SessionStore(AgentHomes.resolve(tmp_path), workers=0, watch=True)
+    try:
+        _watch_until(store, lambda s: not s.full_pass, "readiness")
+        assert sorted(s.session_id for s in store.sessions()) == sorted(
+            [spec_for("claude", 0).session_id, spec_for("codex", 1).session_id]
+        )
+        shutil.rmtree(tmp_path / ".claude")
+        stats = _watch_until(store, lambda s: s.removed > 0, "the deletion")
+        assert not stats.full_pass and stats.changed_paths == [str(first)]
+        assert [s.session_id for s in store.sessions()] == [spec_for("codex", 1).session_id]
+        # The home comes back with a new session.
+        new = synth("claude").write_session(tmp_path, spec_for("claude", 2))
+        stats = _watch_until(store, lambda s: s.added > 0, "the recreated home")
+        assert not stats.full_pass and stats.discovered and stats.changed_paths == [str(new)]
+        assert by_id(store) == cold(tmp_path)
+        # And it is watched again: an append is read from a hint, nothing else stat'ed.
+        line = b"".join(synth("claude").session_lines(spec_for("claude", 9, turns=1))).splitlines(True)[-1]
+        with open(new, "ab") as fh:
+            fh.write(line)
+        stats = _watch_until(store, lambda s: s.files_read > 0, "the append")
+        assert not stats.full_pass and (stats.files_read, stats.bytes_read) == (1, len(line))
+        assert by_id(store) == cold(tmp_path)
+        assert str(codex) in {s.path for s in store.sessions()}
+    finally:
+        store.close()

@@ -297,7 +297,8 @@ def test_a_file_rewritten_longer_in_place_is_not_taken_for_an_append(home: Path)
     stats = store.refresh()
     assert stats.bytes_read == len(other)
     assert by_id(store) == cold(home)
-    assert store.get(spec_for("codex", 3).session_id).diagnostics.reparses == 1  # type: ignore[union-attr]
+    sid = spec_for("codex", 3).session_id
+    assert next(s for s in store.sessions() if s.session_id == sid).diagnostics.reparses == 1
 
 
 def test_a_fifo_swapped_in_after_listing_is_an_error_not_a_hang(

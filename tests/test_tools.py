@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent_session.model import FileAccess, ToolCategory
-from agent_session.tools import classify_tool, resolve_path, shell_paths, shell_script
+from agent_session.shell import resolve_path, shell_paths, shell_script
+from agent_session.tools import classify_tool
 
 R, W, C, D, MV = FileAccess.READ, FileAccess.WRITE, FileAccess.CREATE, FileAccess.DELETE, FileAccess.RENAME
 

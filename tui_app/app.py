@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TextIO
 
 from rich.console import RenderableType
 from rich.text import Text
@@ -35,7 +35,7 @@ from agent_session import AgentHomes, __version__
 from agent_session.text import dump_json
 
 from .formatting import fmt_tokens
-from .monitor import DetailView, MatchView, Monitor, MonitorSnapshot, ProcNode, Wakeup, flatten
+from .monitor import DetailView, MatchView, Monitor, MonitorSnapshot, ProcNode, Wakeup, default_probe, flatten
 from .widgets import (
     SORT_KEYS,
     DetailPane,
@@ -536,6 +536,14 @@ class MonitorApp(App[None]):
 
 # ---------------------------------------------------------------------- command line
 def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``agentsession-top``; a bad ``--interval`` (0, negative, nan, inf, absurd) exits 2.
+
+    An interval of ``inf`` used to reach the refresh worker's ``sleep`` and kill
+    it silently; ``nan`` or ``1e-9`` made it spin: all are refused here.
+    """
+    from agent_session.cli import interval_arg
+    from agent_session.text import MAX_INTERVAL, MIN_INTERVAL
+
     p = argparse.ArgumentParser(
         prog="agentsession-top",
         description="Live monitor of coding-agent processes and the sessions they write.",
@@ -544,7 +552,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--home", metavar="DIR", help="read DIR/.claude, DIR/.codex and DIR/.gemini instead of yours"
     )
     p.add_argument(
-        "--interval", type=float, default=1.0, metavar="SECONDS", help="refresh interval (default 1)"
+        "--interval",
+        type=interval_arg,
+        default=1.0,
+        metavar="SECONDS",
+        help=f"refresh interval, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} seconds (default 1)",
     )
     p.add_argument("--demo", action="store_true", help="show generated sessions and stand-in agent processes")
     p.add_argument(
@@ -558,18 +570,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _print_once(monitor: Monitor, as_json: bool, out: object) -> None:
+def _print_once(monitor: Monitor, as_json: bool, out: object) -> int:
+    """The ``--once`` output; write errors (a closed pipe, a full disk) are the caller's to handle."""
+    from agent_session.text import pad
+
     monitor.probe(monitor.store.sessions())  # a first sample, so CPU % has a baseline
     time.sleep(0.2)
     snap = monitor.collect()
     write = out.write  # type: ignore[attr-defined]
     if as_json:
         write(dump_json(snap.to_json()).decode())
-        return
+        return 0
     for node in flatten(snap.roots):
         write(node.label + "\n")
     for r in snap.sessions:
-        write(f"{'*' if r.live else ' '} {r.display_id:<24} {fmt_tokens(r.total_tokens):>7}  {r.model}\n")
+        write(
+            f"{'*' if r.live else ' '} {pad(r.display_id, 24)} {fmt_tokens(r.total_tokens):>7}  {r.model}\n"
+        )
+    return 0
 
 
 def choose_home(args: argparse.Namespace, homes: AgentHomes) -> tuple[Path | None, bool, bool]:
@@ -588,43 +606,55 @@ FIRST_PAINT_BUDGET = 0.1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.interval <= 0:
-        parser.error("--interval must be positive")
+    """Entry point of ``agentsession-top``; exit statuses as for ``agentsession`` (see its module).
+
+    ``--once`` into a closed pipe exits 141 without a traceback, onto a full
+    disk exits 1 with one line on stderr; output the locale cannot encode is
+    written with ``?``.
+    """
+    from agent_session.cli import run_guarded
+
     from .demo import DemoEnvironment
 
-    home, use_demo, auto = choose_home(args, AgentHomes.resolve(args.home))
-    demo: DemoEnvironment | None = None
-    banner: str | None = None
-    monitor: Monitor | None = None
-    try:
-        if use_demo:
-            demo = DemoEnvironment().start()
-            home = demo.home
-            banner = (
-                DEMO_BANNER if auto else f"DEMO: generated sessions and stand-in agent processes in {home}"
+    parser = build_parser()
+    args = parser.parse_args(argv)
+
+    def body(out: TextIO, err: TextIO) -> int:
+        home, use_demo, auto = choose_home(args, AgentHomes.resolve(args.home))
+        demo: DemoEnvironment | None = None
+        banner: str | None = None
+        monitor: Monitor | None = None
+        try:
+            if use_demo:
+                demo = DemoEnvironment().start()
+                home = demo.home
+                banner = (
+                    DEMO_BANNER
+                    if auto
+                    else f"DEMO: generated sessions and stand-in agent processes in {home}"
+                )
+            # The demo's generated home is thrown away on exit: caching it would only leave litter.
+            # Its process pane shows the stand-ins only, not whatever else runs here.
+            homes = AgentHomes.resolve(home)
+            monitor = Monitor(
+                homes,
+                user_home=home,
+                probe=default_probe(homes, only_trees_of=demo.pids) if demo is not None else None,
+                cache=not (args.no_cache or use_demo),
+                parse_budget=None if args.once else FIRST_PAINT_BUDGET,
+                watch=not args.once,
             )
-        # The demo's generated home is thrown away on exit: caching it would only leave litter.
-        monitor = Monitor(
-            AgentHomes.resolve(home),
-            user_home=home,
-            cache=not (args.no_cache or use_demo),
-            parse_budget=None if args.once else FIRST_PAINT_BUDGET,
-            watch=not args.once,
-        )
-        if args.once:
-            _print_once(monitor, args.json, sys.stdout)
+            if args.once:
+                return _print_once(monitor, args.json, out)
+            MonitorApp(monitor, interval=args.interval, banner=banner, handle_signals=True).run()
             return 0
-        MonitorApp(monitor, interval=args.interval, banner=banner, handle_signals=True).run()
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        if monitor is not None:
-            monitor.store.close()  # stops parse workers and the watcher, writes the cache
-        if demo is not None:
-            demo.close()
+        finally:
+            if monitor is not None:
+                monitor.store.close()  # stops parse workers and the watcher, writes the cache
+            if demo is not None:
+                demo.close()
+
+    return run_guarded("agentsession-top", body)
 
 
 if __name__ == "__main__":

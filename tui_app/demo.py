@@ -333,6 +333,11 @@ class DemoEnvironment:
         self.procs.append(proc)
         return proc
 
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The stand-ins' pids: scope a process probe to them to see the demo and nothing else."""
+        return tuple(p.pid for p in self.procs)
+
     def stop_processes(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:

@@ -13,7 +13,7 @@ import dataclasses
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +36,7 @@ __all__ = [
     "RootInfo",
     "SessionRow",
     "Wakeup",
+    "bounded_cmdline",
     "default_probe",
     "session_key",
 ]
@@ -59,7 +60,10 @@ class ProcSample:
     create_time: float = 0.0
     cpu_percent: float = 0.0
     rss_bytes: int = 0
+    #: At most ``CMDLINE_CHARS`` characters in all (see :func:`bounded_cmdline`) …
     cmdline: tuple[str, ...] = ()
+    #: … and how many characters of the command line (as the snapshot keeps it) that left out.
+    cmdline_omitted_chars: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,15 +89,45 @@ class ProcessReport:
 ProcessProbe = Callable[[Sequence[AgentSession]], ProcessReport]
 
 
-def default_probe(homes: AgentHomes) -> ProcessProbe:
+#: Characters of a command line kept per process (a shell can pass megabytes of argv).
+CMDLINE_CHARS = 1000
+#: Levels of a process tree shown; what lies deeper is summed up in one marker node.
+MAX_TREE_DEPTH = 64
+
+
+def bounded_cmdline(argv: Sequence[str], limit: int = CMDLINE_CHARS) -> tuple[tuple[str, ...], int]:
+    """``argv`` cut to ``limit`` characters in all, and how many characters were left out.
+
+    Whole arguments are kept while they fit; the one that crosses the limit is
+    cut and ends with ``…``; the rest are dropped (and counted).
+    """
+    kept: list[str] = []
+    used = 0
+    total = sum(len(a) for a in argv)
+    for arg in argv:
+        if used + len(arg) <= limit:
+            kept.append(arg)
+            used += len(arg)
+            continue
+        room = limit - used
+        if room > 1:
+            kept.append(arg[: room - 1] + "…")
+            used += room - 1
+        break
+    return tuple(kept), total - used
+
+
+def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = None) -> ProcessProbe:
     """The adapter to ``agent_session.process``: the only code that knows its API.
 
     The snapshotter and matcher live in the closure, so CPU percentages are
     relative to the previous call and sticky bindings carry across refreshes.
+    ``only_trees_of`` limits the probe to the trees of those pids (the demo's
+    stand-ins, a test's own processes) instead of the whole machine.
     """
     from agent_session.process import ProcessSnapshotter, SessionProcessMatcher, match_live
 
-    snapshotter = ProcessSnapshotter()
+    snapshotter = ProcessSnapshotter(only_trees_of)
     matcher = SessionProcessMatcher()
 
     def probe(sessions: Sequence[AgentSession]) -> ProcessReport:
@@ -102,6 +136,7 @@ def default_probe(homes: AgentHomes) -> ProcessProbe:
         roots: list[RootInfo] = []
         for tree in result.trees:
             for p in tree.members:
+                argv, omitted = bounded_cmdline(p.cmdline)
                 procs[p.pid] = ProcSample(
                     pid=p.pid,
                     ppid=p.ppid,
@@ -109,7 +144,8 @@ def default_probe(homes: AgentHomes) -> ProcessProbe:
                     create_time=p.create_time,
                     cpu_percent=p.cpu_percent,
                     rss_bytes=p.rss,
-                    cmdline=tuple(p.cmdline),
+                    cmdline=argv,
+                    cmdline_omitted_chars=omitted,
                 )
             m = result.match_for_pid(tree.root.pid)
             roots.append(
@@ -175,6 +211,8 @@ class ProcNode:
     session_key: str | None
     label: str
     children: tuple[ProcNode, ...] = ()
+    #: Non-zero only on the marker that stands for a cut subtree: how many processes it hides.
+    hidden: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +286,7 @@ class MonitorSnapshot:
         return {
             "taken_at": self.taken_at,
             "refresh_seconds": round(self.refresh_seconds, 4),
-            "processes": [dataclasses.asdict(p) for p in self.raw_processes],
+            "processes": [_process_json(p) for p in self.raw_processes],
             "matches": [dataclasses.asdict(m) for m in self.matches],
             "sessions": [
                 {
@@ -261,6 +299,15 @@ class MonitorSnapshot:
             "errors": list(self.errors),
             "process_error": self.process_error,
         }
+
+
+def _process_json(p: ProcSample) -> dict[str, Any]:
+    """One process for ``--once --json``: its command line bounded, the cut counted."""
+    out = dataclasses.asdict(p)
+    argv, omitted = bounded_cmdline(p.cmdline)
+    out["cmdline"] = list(argv)
+    out["cmdline_omitted_chars"] = p.cmdline_omitted_chars + omitted
+    return out
 
 
 # --------------------------------------------------------------------------- wakeup
@@ -601,15 +648,24 @@ def _build_node(
     s: AgentSession | None,
     depth: int,
 ) -> ProcNode:
+    """The node of ``pid`` with its subtree, cut below ``MAX_TREE_DEPTH`` levels.
+
+    A cut is never silent: the deepest shown node gets one marker child that
+    says how many processes lie below it.
+    """
     p = procs[pid]
     is_root = pid == m.root_pid
-    children = (
-        tuple(_build_node(c, procs, kids, m, s, depth + 1) for c in sorted(kids.get(pid, ())))
-        if depth < 64
-        else ()
-    )
+    key = f"{p.pid}:{p.create_time:.2f}"
+    below = sorted(kids.get(pid, ()))
+    children: tuple[ProcNode, ...]
+    if not below:
+        children = ()
+    elif depth < MAX_TREE_DEPTH:
+        children = tuple(_build_node(c, procs, kids, m, s, depth + 1) for c in below)
+    else:
+        children = (_deeper_marker(key, _count_below(pid, kids), m),)
     return ProcNode(
-        key=f"{p.pid}:{p.create_time:.2f}",
+        key=key,
         pid=p.pid,
         name=one_line(p.name, 40) or "?",
         cpu_percent=p.cpu_percent,
@@ -618,6 +674,35 @@ def _build_node(
         session_key=m.session_key,
         label=_root_label(p, m, s) if is_root else _child_label(p),
         children=children,
+    )
+
+
+def _count_below(pid: int, kids: Mapping[int, list[int]]) -> int:
+    """Processes in the subtree under ``pid`` (iterative: the chain may be very deep)."""
+    seen = {pid}
+    stack = list(kids.get(pid, ()))
+    while stack:
+        child = stack.pop()
+        if child in seen:
+            continue
+        seen.add(child)
+        stack.extend(kids.get(child, ()))
+    return len(seen) - 1
+
+
+def _deeper_marker(parent_key: str, hidden: int, m: MatchView) -> ProcNode:
+    """Stands for the ``hidden`` processes below the deepest level shown (pid 0: no process)."""
+    noun = "process" if hidden == 1 else "processes"
+    return ProcNode(
+        key=f"{parent_key}:deeper",
+        pid=0,
+        name="…",
+        cpu_percent=0.0,
+        rss_bytes=0,
+        agent=None,
+        session_key=m.session_key,
+        label=f"… {hidden} deeper {noun} not shown",
+        hidden=hidden,
     )
 
 

@@ -16,7 +16,7 @@ from agent_session import AgentHomes
 
 from .app import DEMO_BANNER, MonitorApp
 from .demo import DemoEnvironment
-from .monitor import Monitor
+from .monitor import Monitor, default_probe
 from .widgets import ToolCallsScreen
 
 __all__ = ["make_screenshots"]
@@ -34,7 +34,8 @@ async def _until(pilot: object, cond: object, what: str, limit: float = 30.0) ->
 
 async def _shoot(out: Path) -> list[Path]:
     with DemoEnvironment() as env:
-        monitor = Monitor(AgentHomes.resolve(env.home), user_home=env.home)
+        homes = AgentHomes.resolve(env.home)
+        monitor = Monitor(homes, user_home=env.home, probe=default_probe(homes, only_trees_of=env.pids))
         app = MonitorApp(monitor, interval=1.0, banner=DEMO_BANNER)
         async with app.run_test(size=SIZE) as pilot:
 

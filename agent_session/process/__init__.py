@@ -1,16 +1,19 @@
 """Live agent processes and the sessions they write.
 
 ``snapshot_processes()`` reads processes with psutil into plain
-``ProcessInfo`` records; ``SessionProcessMatcher.match`` ties each agent tree
-(root plus tool children) to one session with a stated evidence and
-confidence; ``match_live`` does both plus the pid-file reads in one call.
+``ProcessInfo`` records (or only the trees of given pids: tests see their own
+processes, never the machine's agents); ``SessionProcessMatcher.match`` ties
+each agent tree (root plus tool children) to one session with a stated
+evidence and confidence; ``match_live`` does both plus the pid-file reads in
+one call. The matcher and recogniser work on plain data; their modules never import psutil.
 """
 
-from .commands import match_command, match_live
 from .evidence import ClaudePidFile, read_claude_pid_files, read_gemini_projects
+from .info import ENV_KEYS, ProcessInfo, ProcessSnapshot
+from .live import match_live
 from .matcher import CONFIDENCE, Evidence, SessionMatch, SessionProcessMatcher, SessionProcessMatches
 from .recognize import AgentTree, build_trees, label_process
-from .snapshot import ENV_KEYS, ProcessInfo, ProcessSnapshot, ProcessSnapshotter, snapshot_processes
+from .snapshot import ProcessSnapshotter, snapshot_processes
 
 __all__ = [
     "CONFIDENCE",
@@ -26,7 +29,6 @@ __all__ = [
     "SessionProcessMatches",
     "build_trees",
     "label_process",
-    "match_command",
     "match_live",
     "read_claude_pid_files",
     "read_gemini_projects",

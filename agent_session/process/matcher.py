@@ -38,8 +38,8 @@ from .evidence import (
     codex_lock_thread_id,
     gemini_project_keys,
 )
+from .info import ProcessInfo
 from .recognize import AgentTree, build_trees
-from .snapshot import ProcessInfo
 
 __all__ = [
     "CONFIDENCE",

@@ -4,7 +4,11 @@ Recognition looks only at what names the program being run: the process name
 (comm), the executable's basename, ``argv[0]`` and, when an interpreter runs a
 script (``node …/bin/codex``), the script path. Loose words elsewhere in argv
 never count, so ``python run.py --model claude-x``, ``grep codex`` or
-``cat …/@openai/codex/package.json`` are not agents.
+``cat …/@openai/codex/package.json`` are not agents. Those tokens are read as
+paths, component by component: a package marker counts only as whole
+directories with the program file inside them, and an ``argv[0]`` holding a
+whole command line (``npm install -g @anthropic-ai/claude-code@latest``, as
+``exec -a`` or a process rewriting its title leaves it) is not a path at all.
 
 A labelled process is a root unless its *parent* carries the same label: that
 keeps ``node codex.js`` → native ``codex`` and Gemini's node relaunch in one
@@ -15,14 +19,12 @@ directly by a long-lived ``codex app-server`` is its own root too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..model import AgentType
-
-if TYPE_CHECKING:
-    from .snapshot import ProcessInfo
+from .info import ProcessInfo
 
 __all__ = [
     "AgentTree",
@@ -32,6 +34,7 @@ __all__ = [
     "codex_subcommand",
     "is_codex_host",
     "label_process",
+    "path_components",
     "program_tokens",
 ]
 
@@ -40,14 +43,17 @@ _BASE_NAMES = {"claude": AgentType.CLAUDE, "codex": AgentType.CODEX, "gemini": A
 AGENT_BASENAMES: dict[str, AgentType] = {
     f"{base}{suffix}": agent for base, agent in _BASE_NAMES.items() for suffix in ("", "-cli", "-code")
 }
-#: Package-path markers; only tested on tokens that contain a path separator.
-PACKAGE_MARKERS: tuple[tuple[str, AgentType], ...] = (
-    ("@anthropic-ai/claude-code", AgentType.CLAUDE),
-    ("@openai/codex", AgentType.CODEX),
+#: npm package directories (path components) an agent's program file sits inside.
+PACKAGE_DIRS: tuple[tuple[tuple[str, ...], AgentType], ...] = (
+    (("@anthropic-ai", "claude-code"), AgentType.CLAUDE),
+    (("@openai", "codex"), AgentType.CODEX),
+    (("@google", "gemini-cli"), AgentType.GEMINI),
+)
+#: Prefixes of Codex's per-platform package directories (``@openai/codex-linux-x64``).
+PLATFORM_DIR_PREFIXES: tuple[tuple[str, AgentType], ...] = (
     ("codex-linux-", AgentType.CODEX),
     ("codex-darwin-", AgentType.CODEX),
     ("codex-win32-", AgentType.CODEX),
-    ("@google/gemini-cli", AgentType.GEMINI),
 )
 _INTERPRETERS = ("node", "nodejs", "bun", "deno", "python", "pypy", "tsx", "ts-node")
 #: Interpreter options that take the next token as their value.
@@ -139,16 +145,50 @@ def agent_args(cmdline: Sequence[str]) -> tuple[str, ...]:
     return tuple(cmdline[1:])
 
 
+_DRIVE = re.compile(r"^[A-Za-z]:/")
+
+
+def path_components(token: str) -> list[str] | None:
+    """``token`` split into path components, or None when it cannot be a path.
+
+    A token with whitespace is a path only when it is anchored (``/``, ``~/``,
+    ``./``, ``../`` or a drive) and no component starts or ends with a space:
+    ``/Users/Jo Doe/bin/claude`` is a path, while a command line that was
+    written into ``argv[0]`` — ``npm install -g @anthropic-ai/claude-code@latest``
+    or ``/usr/bin/sudo /opt/bin/claude`` — is not, and so names no program.
+    """
+    norm = token.replace("\\", "/")
+    parts = norm.rstrip("/").split("/")
+    if any(c.isspace() for c in norm):
+        anchored = norm.startswith(("/", "~/", "./", "../")) or _DRIVE.match(norm) is not None
+        if not anchored or any(part != part.strip() for part in parts):
+            return None
+    return parts
+
+
+def _in_package(parts: Sequence[str]) -> AgentType | None:
+    """The agent whose npm package directory holds this path (the file is inside it)."""
+    lowered = [part.lower() for part in parts]
+    # The last component is the file itself: a directory must come before it.
+    for i in range(len(lowered) - 1):
+        for prefix, agent in PLATFORM_DIR_PREFIXES:
+            if lowered[i].startswith(prefix):
+                return agent
+        for dirs, agent in PACKAGE_DIRS:
+            end = i + len(dirs)
+            if end < len(lowered) and tuple(lowered[i:end]) == dirs:
+                return agent
+    return None
+
+
 def _label_token(token: str) -> AgentType | None:
-    agent = AGENT_BASENAMES.get(_basename(token))
+    parts = path_components(token)
+    if not parts or not parts[-1]:
+        return None
+    agent = AGENT_BASENAMES.get(_basename(parts[-1]))
     if agent is not None:
         return agent
-    norm = token.replace("\\", "/")
-    if "/" in norm:
-        for marker, marked in PACKAGE_MARKERS:
-            if marker in norm:
-                return marked
-    return None
+    return _in_package(parts) if len(parts) > 1 else None
 
 
 def label_process(name: str | None, exe: str | None, cmdline: Sequence[str]) -> AgentType | None:
@@ -161,7 +201,7 @@ def label_process(name: str | None, exe: str | None, cmdline: Sequence[str]) -> 
         agent = _label_token(exe)
         if agent is not None:
             return agent
-    if name:
+    if name and not any(c.isspace() or c in "/\\" for c in name):
         return AGENT_BASENAMES.get(_basename(name))
     return None
 

@@ -10,21 +10,23 @@ Two levels of detail: ``detail=False`` keeps the summary (usage, models,
 counts, first prompt, times) and drops per-event records, so a history of
 thousands of sessions stays small; ``detail=True`` also keeps events (prompts,
 tool calls with linked results, responses) for the session a user opens.
+Events are bounded too: only the newest ``MAX_TOOL_EVENTS`` tool calls (and
+``MAX_PROMPT_EVENTS`` prompts, ``MAX_RESPONSE_EVENTS`` responses) are kept,
+each with capped text, so opening a 1.5 GB transcript costs the same memory
+as opening a long ordinary one. Older events are counted, and a parser given
+an :data:`EVENT_WINDOW` re-reads the file keeping just one page of them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import stat
-from collections.abc import Hashable, Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+import time
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -47,17 +49,27 @@ from ..model import (
 from ..pricing import CostAccumulator
 from ..text import cap, clean_text, one_line, to_int
 
+# The walk helpers live in ``walk.py`` (one walk for every source), re-exported here.
+from .walk import collect_walk_errors, is_session_file, note_walk_error
+
 UsageTuple = tuple[int, int, int, int, int]
 
 __all__ = [
+    "EVENT_WINDOW",
+    "MAX_EARLY_RESULTS",
     "MAX_ID_CHARS",
     "MAX_NAME_CHARS",
     "MAX_PATH_CHARS",
+    "MAX_PROMPT_EVENTS",
+    "MAX_RESPONSE_EVENTS",
+    "MAX_TOOL_EVENTS",
+    "EventKind",
     "ParseContext",
     "SessionFile",
     "SessionParser",
     "collect_walk_errors",
     "decode_lossy",
+    "future_limit_ms",
     "is_session_file",
     "note_walk_error",
 ]
@@ -70,6 +82,35 @@ MAX_PATH_CHARS = 4096
 #: Ids longer than this are shortened, keeping them unique with a digest of the whole.
 MAX_ID_CHARS = 256
 _MAX_COUNT = 1 << 53
+#: How far past the clock a time may be: clocks drift and zones get mixed up,
+#: but a time days ahead is junk, and would keep its session "most recent" forever.
+FUTURE_SLACK_MS = 24 * 3600 * 1000
+
+
+def future_limit_ms() -> int:
+    """The latest plausible time now (epoch ms): the clock plus ``FUTURE_SLACK_MS``."""
+    return time.time_ns() // 1_000_000 + FUTURE_SLACK_MS
+
+
+#: Newest events an opened session keeps, per kind. Each kept event's text is
+#: capped (``model.MAX_INPUT_CHARS``…), so these bound one detail's memory:
+#: about 5,000 × (16 + 8) KiB of tool text at worst. Older events are counted
+#: in ``SessionEvents.*_dropped`` and can be paged from the file.
+MAX_TOOL_EVENTS = 5_000
+MAX_PROMPT_EVENTS = 1_000
+MAX_RESPONSE_EVENTS = 5_000
+#: Records of one kind whose field names are all compared with the known
+#: ones, before only one in ``FIELD_CHECKS_EVERY`` is.
+FIELD_CHECKS_FIRST = 32
+FIELD_CHECKS_EVERY = 256
+#: Tool results seen before their call (kept until the call arrives to link them).
+MAX_EARLY_RESULTS = 1_000
+#: ``ParseContext.extra`` key of an event window ``(kind, start, stop)``: the parser
+#: then keeps only events of that kind whose position in the session is in
+#: ``[start, stop)``, and nothing of the other kinds (a page of older events).
+EVENT_WINDOW = "event_window"
+
+EventKind = Literal["tools", "prompts", "responses"]
 
 
 @dataclass(frozen=True)
@@ -133,15 +174,43 @@ class SessionParser:
         )
         self.diag: ParseDiagnostics = self.session.diagnostics
         self._cost = CostAccumulator(self.agent_type)
-        # Per-request contributions, so a re-sent request replaces instead of adding.
-        self._requests: dict[Hashable, tuple[str, UsageTuple]] = {}
-        # Usage per model as plain int lists: a pydantic attribute write per token
-        # bucket per request was a tenth of the parse time. Models are built in snapshot().
+        # Index in ``session.requests`` of the record kept per request key, so a
+        # re-sent request replaces its record instead of adding one.
+        self._requests: dict[Hashable, int] = {}
+        # Usage per model as plain int lists (the five buckets, then the number of
+        # records): a pydantic attribute write per token bucket per request was a
+        # tenth of the parse time. Models are built in snapshot().
         self._usage_by_model: dict[str, list[int]] = {}
         self._lines = 0
+        #: The last line counted as having a future time (once per line).
+        self._future_line = -1
+        #: Position (in the whole session) of the response recorded under a usage key.
         self._response_index: dict[Hashable, int] = {}
         self._tools_by_id: dict[str, ToolEvent] = {}
         self._early_results: dict[str, tuple[Any, bool | None, int | None, int | None]] = {}
+        # Positions of the next new tool call and response in the whole session.
+        self._tool_seq = 0
+        self._response_seq = 0
+        # Read when the parser is made, so a test can lower them with monkeypatch.
+        self._caps: dict[str, int] = {
+            "tools": MAX_TOOL_EVENTS,
+            "prompts": MAX_PROMPT_EVENTS,
+            "responses": MAX_RESPONSE_EVENTS,
+        }
+        self._window: tuple[str, int, int] | None = _event_window(self.context)
+        if self._window is not None and self.session.events is not None:
+            kind, start, _stop = self._window
+            ev = self.session.events
+            # Positions before the window count as dropped, so position - dropped
+            # is an index into the list in both modes.
+            if kind == "tools":
+                ev.tools_dropped = start
+            elif kind == "responses":
+                ev.responses_dropped = start
+            else:
+                ev.prompts_dropped = start
+        #: Records of each kind whose fields were compared with the known ones.
+        self._field_checks: dict[str, int] = {}
         self._dirty = True
 
     # ----------------------------------------------------------------- identity
@@ -166,8 +235,17 @@ class SessionParser:
 
     def feed_line(self, line: bytes) -> None:
         self._lines += 1
-        if not self.wants(line):
-            return
+        if self.wants(line):
+            self.decode_line(line)
+
+    def skip_line(self, reason: str, error: str) -> None:
+        """Count a line that is not parsed at all (the reader's ``oversized``), named by ``reason``."""
+        self._lines += 1
+        self.diag.skip(reason, f"line {self._lines}: {error}"[:300])
+        self._dirty = True
+
+    def decode_line(self, line: bytes) -> None:
+        """Decode one line already counted and wanted, and hand the record to ``handle``."""
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
@@ -217,7 +295,12 @@ class SessionParser:
         raise NotImplementedError
 
     def wants(self, line: bytes) -> bool:
-        """Cheap byte-level prefilter; False skips JSON decoding of the line entirely."""
+        """Cheap byte-level prefilter; False skips JSON decoding of the line entirely.
+
+        Pure: it may read the parser's state but never changes it, so it can be
+        asked twice, or not at all. A parser that must learn something from a
+        line it does not decode does so in its own ``feed_line``.
+        """
         return True
 
     def handle(self, record: dict[str, Any]) -> None:
@@ -235,6 +318,20 @@ class SessionParser:
         self.diag.bad_value(field, f"line {self._lines}: {field} is {shown}")
         return to_int(value)
 
+    def check_fields(self, kind: str, obj: dict[str, Any], known: frozenset[str]) -> None:
+        """Count ``obj``'s fields outside ``known`` (``diagnostics.unknown_fields``).
+
+        Sampled, because it runs on the hottest records: the first
+        ``FIELD_CHECKS_FIRST`` of each kind, then one in ``FIELD_CHECKS_EVERY``.
+        A new field appears in every record of its kind, so a sample sees it.
+        """
+        n = self._field_checks.get(kind, 0) + 1
+        self._field_checks[kind] = n
+        if n > FIELD_CHECKS_FIRST and n % FIELD_CHECKS_EVERY:
+            return
+        if not known.issuperset(obj):
+            self.diag.unknown_field_names(kind, sorted(k for k in obj if k not in known))
+
     def bad_type(self, value: Any, field: str) -> None:
         """Note a field whose value has the wrong type (the parser ignores it)."""
         self.diag.bad_value(field, f"line {self._lines}: {field} is {type(value).__name__}")
@@ -244,8 +341,23 @@ class SessionParser:
         shown = repr(value)[:40] if isinstance(value, str | int | float) else type(value).__name__
         self.diag.bad_value(field, f"line {self._lines}: {field} {shown} is not a plausible time")
 
+    def future_time(self, ts_ms: int) -> bool:
+        """True (and counted once per line as ``future_timestamp``) for a time past ``future_limit_ms()``.
+
+        Such a time is never used: as an end time it would keep its session
+        first in every most-recent list until that date.
+        """
+        if ts_ms <= future_limit_ms():
+            return False
+        if self._future_line != self._lines:
+            self._future_line = self._lines
+            self.diag.bad_value(
+                "future_timestamp", f"line {self._lines}: a time more than a day ahead, ignored"
+            )
+        return True
+
     def see_timestamp(self, ts_ms: int | None) -> None:
-        if ts_ms is None:
+        if ts_ms is None or self.future_time(ts_ms):
             return
         s = self.session
         if s.start_timestamp_ms is None or ts_ms < s.start_timestamp_ms:
@@ -274,39 +386,80 @@ class SessionParser:
         """Charge one request's usage to ``model``.
 
         With a ``key``, a later call for the same key *replaces* the earlier
-        contribution (Claude's per-block lines, Gemini's re-written messages).
+        contribution (Claude's per-block lines, Gemini's re-written messages),
+        and its record in ``session.requests`` is overwritten in place, so the
+        records always sum to ``usage`` and ``model_usage``.
         """
+        self.record_counts(key, model, usage.as_tuple(), ts_ms, response_id)
+
+    def record_counts(
+        self,
+        key: Hashable | None,
+        model: str | None,
+        counts: UsageTuple,
+        ts_ms: int | None = None,
+        response_id: str | None = None,
+    ) -> None:
+        """``record_usage`` with the usage as ``TokenUsage.as_tuple()`` (no model built on the hot path)."""
         model = (model or "unknown")[:MAX_NAME_CHARS]
         s = self.session
+        log = s.requests
         replaced = False
-        counts = usage.as_tuple()
-        if key is not None:
-            old = self._requests.get(key)
-            if old is not None:
-                self._charge(old[0], old[1], -1)
-                s.request_count -= 1
-                replaced = True
-            self._requests[key] = (model, counts)
+        index = self._requests.get(key) if key is not None else None
+        if index is not None:
+            self._charge(log.model_at(index), log.counts_at(index), -1)
+            s.request_count -= 1
+            replaced = True
+            log.replace(index, ts_ms, model, counts)
+        else:
+            index = log.append(ts_ms, model, counts)
+            if key is not None:
+                self._requests[key] = index
         self._charge(model, counts, 1)
         s.request_count += 1
         self.see_model(model if model != "unknown" else None)
         if self.detail and s.events is not None:
-            resp = LlmResponse(ts_ms=ts_ms, model=model, usage=usage.model_copy(), response_id=response_id)
-            if replaced and key in self._response_index:
-                s.events.llm_responses[self._response_index[key]] = resp
-            else:
-                if key is not None:
-                    self._response_index[key] = len(s.events.llm_responses)
-                s.events.llm_responses.append(resp)
+            self._record_response(key, replaced, model, TokenUsage.from_tuple(counts), ts_ms, response_id)
+
+    def _record_response(
+        self,
+        key: Hashable | None,
+        replaced: bool,
+        model: str,
+        usage: TokenUsage,
+        ts_ms: int | None,
+        response_id: str | None,
+    ) -> None:
+        """Keep one response event (detail mode), replacing the one of a re-sent request.
+
+        A replaced response that is no longer kept (dropped as old, or outside
+        a page's window) is simply not shown: its usage is in the summary.
+        """
+        ev = self.session.events
+        assert ev is not None
+        if replaced and key in self._response_index:
+            i = self._response_index[key] - ev.responses_dropped
+            if 0 <= i < len(ev.llm_responses):
+                ev.llm_responses[i] = _response(model, usage, ts_ms, response_id)
+            return
+        position = self._response_seq
+        self._response_seq += 1
+        if key is not None:
+            self._response_index[key] = position
+        if self._keeps("responses", position):
+            ev.llm_responses.append(_response(model, usage, ts_ms, response_id))
+            if self._window is None:
+                ev.responses_dropped += _trim(ev.llm_responses, self._caps["responses"])
 
     def _charge(self, model: str, counts: UsageTuple, sign: int) -> None:
         acc = self._usage_by_model.get(model)
         if acc is None:
-            acc = self._usage_by_model[model] = [0, 0, 0, 0, 0]
+            acc = self._usage_by_model[model] = [0, 0, 0, 0, 0, 0]
         for i in range(5):
             acc[i] += sign * counts[i]
-        if sign < 0 and not any(acc):
-            del self._usage_by_model[model]
+        acc[5] += sign
+        if acc[5] <= 0:
+            del self._usage_by_model[model]  # no record left on this model
         self._cost.add(model, counts, sign)
 
     def has_tool(self, call_id: str) -> bool:
@@ -315,7 +468,11 @@ class SessionParser:
 
     def usage_of(self, key: Hashable) -> tuple[str, UsageTuple] | None:
         """(model, counts) recorded under ``key`` by ``record_usage``, if any."""
-        return self._requests.get(key)
+        index = self._requests.get(key)
+        if index is None:
+            return None
+        log = self.session.requests
+        return log.model_at(index), log.counts_at(index)
 
     def _sync_usage(self) -> None:
         s = self.session
@@ -338,10 +495,15 @@ class SessionParser:
         s.prompt_count += 1
         if s.prompt_preview is None:
             s.prompt_preview = one_line(text, _PREVIEW_CHARS)
-        if self.detail and s.events is not None:
-            s.events.prompts.append(
-                UserPrompt(text=cap(text, MAX_PROMPT_CHARS) or "", ts_ms=ts_ms, command=command)
-            )
+        ev = s.events
+        if self.detail and ev is not None and self._keeps("prompts", s.prompt_count - 1):
+            prompt = UserPrompt(text=cap(text, MAX_PROMPT_CHARS) or "", ts_ms=ts_ms, command=command)
+            ev.prompts.append(prompt)
+            if self._window is None:
+                _trim(ev.prompts, self._caps["prompts"])
+                # Derived rather than accumulated: a parser that retracts its prompts
+                # (Codex fallback prompts) resets prompt_count and clears the list.
+                ev.prompts_dropped = s.prompt_count - len(ev.prompts)
 
     def start_tool(
         self,
@@ -355,18 +517,30 @@ class SessionParser:
         ts_ms: int | None = None,
         status: ToolStatus = ToolStatus.PENDING,
     ) -> ToolEvent | None:
-        """Count a tool call and its files; in detail mode keep the event for linking."""
+        """Count a tool call and its files; in detail mode keep the event for linking.
+
+        Returns the kept event, or None (summary mode, or a call not kept: older
+        than the newest ``MAX_TOOL_EVENTS``, or outside a page's window).
+        """
         s = self.session
         if call_id is not None and call_id in self._tools_by_id:
-            return self._tools_by_id[call_id]  # a re-written call: counted once
+            known = self._tools_by_id[call_id]  # a re-written call: counted once
+            return None if known is _COUNTED else known
         tool_name = tool_name[:MAX_NAME_CHARS]
         s.tools[tool_name] = s.tools.get(tool_name, 0) + 1
         path_list = [_bounded_path(p) for p in paths]
         for p in path_list:
             s.files[p.path] = s.files.get(p.path, 0) + 1
-        if not self.detail or s.events is None:
+        position = self._tool_seq
+        self._tool_seq += 1
+        ev = s.events
+        if not self.detail or ev is None or not self._keeps("tools", position):
             if call_id is not None:
                 self._tools_by_id[call_id] = _COUNTED
+                # A result that came first belongs to a call nobody will see: forget it.
+                self._early_results.pop(call_id, None)
+            if ev is not None:
+                ev.tools_version += 1
             return None
         event = ToolEvent(
             call_id=call_id,
@@ -377,15 +551,40 @@ class SessionParser:
             ts_ms=ts_ms,
             status=status,
             paths=path_list,
-            prompt_index=(len(s.events.prompts) - 1) if s.events.prompts else None,
+            prompt_index=s.prompt_count - 1 if s.prompt_count else None,
         )
-        s.events.tools.append(event)
+        ev.tools.append(event)
+        ev.tools_version += 1
         if call_id is not None:
             self._tools_by_id[call_id] = event
             early = self._early_results.pop(call_id, None)
             if early is not None:
                 self.finish_tool(call_id, *early)
+        if self._window is None:
+            self._trim_tools(force=False)
         return event
+
+    def _trim_tools(self, *, force: bool) -> None:
+        """Drop the oldest calls beyond the cap; their ids stay known, so a late
+        result for one is recognized and ignored instead of waiting as an early result."""
+        ev = self.session.events
+        assert ev is not None
+        cap_ = self._caps["tools"]
+        excess = len(ev.tools) - cap_
+        if excess <= 0 or (not force and excess < _slack(cap_)):
+            return
+        by_id = self._tools_by_id
+        for old in ev.tools[:excess]:
+            if old.call_id is not None and by_id.get(old.call_id) is old:
+                by_id[old.call_id] = _COUNTED
+        del ev.tools[:excess]
+        ev.tools_dropped += excess
+        ev.tools_version += 1
+
+    def _keeps(self, kind: EventKind, position: int) -> bool:
+        """Whether the event at ``position`` (in the whole session) is kept."""
+        w = self._window
+        return w is None or (w[0] == kind and w[1] <= position < w[2])
 
     def finish_tool(
         self,
@@ -400,11 +599,13 @@ class SessionParser:
             return
         event = self._tools_by_id.get(call_id)
         if event is None:
-            if len(self._early_results) < 10_000:
+            if len(self._early_results) < MAX_EARLY_RESULTS:
                 self._early_results[call_id] = (_preview(output), is_error, exit_code, ts_ms)
             return
         if event is _COUNTED:
-            return
+            return  # the call is counted but not kept: nothing to link, nothing to invent
+        if self.session.events is not None:
+            self.session.events.tools_version += 1
         if exit_code is not None:
             event.exit_code = exit_code
         failed = bool(is_error) or (exit_code is not None and exit_code != 0)
@@ -426,6 +627,14 @@ class SessionParser:
         if s.last_activity_ms is None or (s.end_timestamp_ms or 0) > s.last_activity_ms:
             s.last_activity_ms = s.end_timestamp_ms
         self.finalize()
+        ev = s.events
+        if ev is not None and self._window is None:
+            # Between snapshots the lists may run a little over their caps (trimming
+            # in steps is cheaper); a snapshot holds exactly the newest N.
+            self._trim_tools(force=True)
+            _trim(ev.prompts, self._caps["prompts"], force=True)
+            ev.prompts_dropped = s.prompt_count - len(ev.prompts)
+            ev.responses_dropped += _trim(ev.llm_responses, self._caps["responses"], force=True)
         self._dirty = False
         return _bounded(s.model_copy(deep=True))
 
@@ -438,6 +647,35 @@ class SessionParser:
 
 
 _COUNTED: Any = object()
+
+
+def _slack(cap_: int) -> int:
+    """How far a list may run over its cap before it is trimmed (amortizes the shift)."""
+    return max(16, cap_ // 8)
+
+
+def _trim(items: list[Any], cap_: int, force: bool = False) -> int:
+    """Drop the oldest items beyond ``cap_`` (only once past the slack unless ``force``)."""
+    excess = len(items) - cap_
+    if excess <= 0 or (not force and excess < _slack(cap_)):
+        return 0
+    del items[:excess]
+    return excess
+
+
+def _response(model: str, usage: TokenUsage, ts_ms: int | None, response_id: str | None) -> LlmResponse:
+    return LlmResponse(ts_ms=ts_ms, model=model, usage=usage.model_copy(), response_id=response_id)
+
+
+def _event_window(context: ParseContext) -> tuple[str, int, int] | None:
+    """The ``(kind, start, stop)`` a page-reading parser keeps, from its context (else None)."""
+    w = context.extra.get(EVENT_WINDOW)
+    if w is None:
+        return None
+    kind, start, stop = w
+    if kind not in ("tools", "prompts", "responses") or not (0 <= start <= stop):
+        raise ValueError(f"bad event window {w!r}")
+    return (str(kind), int(start), int(stop))
 
 
 def _bounded(s: AgentSession) -> AgentSession:
@@ -555,52 +793,3 @@ def _preview(output: Any) -> str | None:
     else:
         text = _as_text(output) or ""
     return cap(clean_text(text[: MAX_OUTPUT_PREVIEW_CHARS * 2]), MAX_OUTPUT_PREVIEW_CHARS)
-
-
-# ------------------------------------------------------------------ discovery
-#: Where the walkers report what they could not list, while a collector is active.
-_walk_errors: ContextVar[dict[str, str] | None] = ContextVar("agent_session_walk_errors", default=None)
-
-
-@contextmanager
-def collect_walk_errors() -> Iterator[dict[str, str]]:
-    """Collect, by path, what the source walkers could not list or read during the block.
-
-    A folder that cannot be listed hides every session inside it, so it must
-    be reported somewhere; a missing one is not a problem (no such agent, or
-    it vanished mid-walk).
-    """
-    errors: dict[str, str] = {}
-    token = _walk_errors.set(errors)
-    try:
-        yield errors
-    finally:
-        _walk_errors.reset(token)
-
-
-def note_walk_error(path: str | os.PathLike[str], error: OSError | str) -> None:
-    """Report a directory or file the walk could not use (ignored when nobody collects)."""
-    errors = _walk_errors.get()
-    if errors is None or isinstance(error, FileNotFoundError):
-        return
-    errors[os.fspath(path)] = (
-        error if isinstance(error, str) else f"{type(error).__name__}: {error.strerror or error}"
-    )
-
-
-def is_session_file(entry: os.DirEntry[str]) -> bool:
-    """True for a regular file (or a link to one); anything else carrying a session
-    file's name (a folder, a FIFO, a symlink loop, a dangling link) is reported and skipped.
-
-    FIFOs and devices are never opened: a read would block or never end.
-    """
-    try:
-        if entry.is_file():
-            return True
-        mode = entry.stat().st_mode
-    except OSError as exc:
-        note_walk_error(entry.path, exc)
-        return False
-    kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
-    note_walk_error(entry.path, f"{kind}, not a session file")
-    return False

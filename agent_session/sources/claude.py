@@ -18,7 +18,6 @@ points that decide whether the numbers are right:
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,8 @@ from typing import Any
 from ..model import AgentSession, AgentType, FileAccess, TokenUsage, ToolEvent, ToolPath
 from ..text import parse_ts_ms
 from ..tools import classify_tool, resolve_path, shell_paths
-from .base import SessionFile, SessionParser, is_session_file, note_walk_error
+from .base import SessionFile, SessionParser
+from .walk import TreeRules, walk_tree
 
 __all__ = ["ClaudeParser", "find_session_files"]
 
@@ -62,6 +62,9 @@ _TOOL_RESULT_STARTS = (
 )
 
 _SYNTHETIC_MODEL = "<synthetic>"
+
+#: ``_triage`` verdicts: decode the line; skip it; skip it but take its prefix timestamp.
+_DECODE, _SKIP, _SKIP_TIMED = object(), object(), object()
 
 _REMINDER_RE = re.compile(r"<system-reminder>.*?(?:</system-reminder>|\Z)", re.DOTALL)
 _COMMAND_NAME_RE = re.compile(r"<command-name>(.*?)</command-name>", re.DOTALL)
@@ -109,6 +112,74 @@ _FALLBACK_FIELDS = (
 )
 
 
+# Fields of the usage-bearing records as the real CLI writes them (2.1.33x)
+# and as older versions and trimmed fixtures did; anything else is counted in
+# ``diagnostics.unknown_fields`` so a release that changes them is noticed.
+_KNOWN_ASSISTANT = frozenset(
+    [
+        "agentId",
+        "apiBlockIndex",
+        "attributionAgent",
+        "costUSD",
+        "cwd",
+        "effort",
+        "entrypoint",
+        "error",
+        "gitBranch",
+        "isApiErrorMessage",
+        "isMeta",
+        "isSidechain",
+        "madeBy",
+        "message",
+        "parentUuid",
+        "perTurnEffort",
+        "promptCacheRequested",
+        "requestId",
+        "requestRef",
+        "requestedModel",
+        "sessionId",
+        "slug",
+        "timestamp",
+        "toolInputStreamMs",
+        "type",
+        "userType",
+        "uuid",
+        "version",
+    ]
+)
+_KNOWN_MESSAGE = frozenset(
+    [
+        "container",
+        "content",
+        "context_management",
+        "id",
+        "model",
+        "role",
+        "stop_details",
+        "stop_reason",
+        "stop_sequence",
+        "type",
+        "usage",
+    ]
+)
+_KNOWN_USAGE = frozenset(
+    [
+        "cache_creation",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "fallback_credit",
+        "inference_geo",
+        "input_tokens",
+        "iterations",
+        "output_tokens",
+        "output_tokens_details",
+        "server_tool_use",
+        "service_tier",
+        "speed",
+    ]
+)
+
+
 class ClaudeParser(SessionParser):
     """One Claude Code transcript (main session or subagent)."""
 
@@ -139,15 +210,27 @@ class ClaudeParser(SessionParser):
         return stem
 
     # ----------------------------------------------------------------- prefilter
+    def feed_line(self, line: bytes) -> None:
+        self._lines += 1
+        verdict, scope_end = self._triage(line)
+        if verdict is _DECODE:
+            self.decode_line(line)
+        elif verdict is _SKIP_TIMED:
+            self._see_prefix_timestamp(line, scope_end)
+
     def wants(self, line: bytes) -> bool:
-        """Skip lines that never count, from their first bytes.
+        return self._triage(line)[0] is _DECODE
+
+    def _triage(self, line: bytes) -> tuple[object, int]:
+        """Skip lines that never count, from their first bytes (pure: see ``wants``).
 
         The top-level ``type`` is trusted only when it sits before the first
         nested ``{`` (then it cannot belong to an inner object). Skipped
         non-message lines still give their timestamp when it sits in that same
-        prefix, the same value decoding would have found. In summary mode a
-        user line whose content opens with a ``tool_result`` is skipped too: it
-        is never a prompt and only feeds tool linking, which needs detail mode.
+        prefix (``_SKIP_TIMED``: ``feed_line`` reads it), the same value
+        decoding would have found. In summary mode a user line whose content
+        opens with a ``tool_result`` is skipped too: it is never a prompt and
+        only feeds tool linking, which needs detail mode.
         """
         brace = line.find(b"{", 1, _HEAD)
         scope_end = brace if brace > 0 else min(len(line), _HEAD)
@@ -156,16 +239,17 @@ class ClaudeParser(SessionParser):
             start = pos + len(_TYPE_KEY)
             end = line.find(b'"', start, scope_end)
             if end < 0:
-                return True
+                return _DECODE, scope_end
             rtype = line[start:end]
             if rtype in _SKIP_TYPES_B:
-                self._see_prefix_timestamp(line, scope_end)
-                return False
-            if rtype == b"user" and not self.detail and brace > 0:
-                return not _opens_with_tool_result(line, brace)
-            return True
+                return _SKIP_TIMED, scope_end
+            if rtype == b"user" and not self.detail and brace > 0 and _opens_with_tool_result(line, brace):
+                return _SKIP, scope_end
+            return _DECODE, scope_end
         # 2.1 attachment lines open with their (often huge) payload, before any "type".
-        return not (brace > 0 and line.endswith(b'"attachment":', 0, brace))
+        if brace > 0 and line.endswith(b'"attachment":', 0, brace):
+            return _SKIP, scope_end
+        return _DECODE, scope_end
 
     def _see_prefix_timestamp(self, line: bytes, scope_end: int) -> None:
         pos = line.find(_TS_KEY, 0, scope_end)
@@ -181,7 +265,7 @@ class ClaudeParser(SessionParser):
         return parse_ts_ms(value)
 
     def see_timestamp(self, ts_ms: int | None) -> None:
-        if ts_ms is None:
+        if ts_ms is None or self.future_time(ts_ms):
             return
         if self._first_ms is None or ts_ms < self._first_ms:
             self._first_ms = ts_ms
@@ -208,7 +292,9 @@ class ClaudeParser(SessionParser):
             self.bad_time(raw_ts)
         if rtype == "assistant":
             self._see_envelope(record, ts)
+            self.check_fields("claude.assistant", record, _KNOWN_ASSISTANT)
             if isinstance(message, dict):
+                self.check_fields("claude.assistant.message", message, _KNOWN_MESSAGE)
                 self._assistant(record, message, ts)
             else:
                 self.bad_type(message, "message")
@@ -250,6 +336,7 @@ class ClaudeParser(SessionParser):
         usage = message.get("usage")
         if model != _SYNTHETIC_MODEL:
             if isinstance(usage, dict):
+                self.check_fields("claude.usage", usage, _KNOWN_USAGE)
                 self._charge_message(record, message, model, usage, ts)
             else:
                 if usage is not None:  # absent in trimmed fixtures; a wrong type is a problem
@@ -442,45 +529,29 @@ def _text_of(content: Any) -> str:
 
 
 # ---------------------------------------------------------------------- discovery
+def _take(name: str, rel: tuple[str, ...]) -> bool:
+    # projects/<project>/<id>.jsonl (and 2.0.x agent-<id>.jsonl beside it), and any
+    # .jsonl below a subagents folder; never tool-results, memory or *.meta.json.
+    return name.endswith(".jsonl") and (len(rel) == 1 or "subagents" in rel[2:3])
+
+
+def _enter(name: str, rel: tuple[str, ...]) -> bool:
+    if not rel:
+        return True  # a project folder
+    if len(rel) == 1:
+        return name != "memory"  # <session id>/, to look for its subagents/
+    if len(rel) == 2:
+        return name == "subagents"
+    return True  # workflows/wf_<id>/ nest below subagents/
+
+
+#: ``projects/<project>/<session>/subagents/`` and up to four folders below it.
+_RULES = TreeRules(take=_take, enter=_enter, depth=7)
+
+
 def find_session_files(root: Path) -> list[SessionFile]:
     """Transcripts under ``root/projects`` only; sidecars, tool outputs and memory are skipped."""
-    found: list[Path] = []
-    for project in _entries(root / "projects"):
-        if not _is_dir(project, follow=True):
-            continue
-        for entry in _entries(Path(project.path)):
-            if entry.name.endswith(".jsonl"):
-                if is_session_file(entry):
-                    found.append(Path(entry.path))  # main files and 2.0.x agent-<id>.jsonl
-            elif entry.name != "memory" and _is_dir(entry, follow=False):
-                _walk_subagents(Path(entry.path) / "subagents", found, depth=0)
-    found.sort()
-    return [SessionFile(path=p, agent_type=AgentType.CLAUDE, parser_cls=ClaudeParser) for p in found]
-
-
-def _walk_subagents(folder: Path, found: list[Path], depth: int) -> None:
-    if depth > 4:
-        return
-    for entry in _entries(folder):
-        if entry.name.endswith(".jsonl"):
-            if is_session_file(entry):
-                found.append(Path(entry.path))
-        elif _is_dir(entry, follow=False):
-            _walk_subagents(Path(entry.path), found, depth + 1)  # workflows/wf_<id>/
-
-
-def _entries(folder: Path) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(folder) as it:
-            return list(it)
-    except OSError as exc:
-        note_walk_error(folder, exc)
-        return []
-
-
-def _is_dir(entry: os.DirEntry[str], *, follow: bool) -> bool:
-    try:
-        return entry.is_dir(follow_symlinks=follow)
-    except OSError as exc:
-        note_walk_error(entry.path, exc)
-        return False
+    return [
+        SessionFile(path=p, agent_type=AgentType.CLAUDE, parser_cls=ClaudeParser)
+        for p, _rel in walk_tree(root / "projects", _RULES)
+    ]

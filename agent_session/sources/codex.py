@@ -25,7 +25,6 @@ rather than to a guessed model, so the cost says "unpriced" instead of lying.
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 import shlex
@@ -46,7 +45,8 @@ from ..model import (
 )
 from ..text import parse_ts_ms
 from ..tools import classify_tool, resolve_path, shell_paths, shell_script
-from .base import ParseContext, SessionFile, SessionParser, is_session_file, note_walk_error
+from .base import ParseContext, SessionFile, SessionParser, future_limit_ms
+from .walk import TreeRules, walk_tree
 
 __all__ = ["CodexParser", "find_session_files", "is_injected", "patch_paths"]
 
@@ -59,6 +59,33 @@ _USAGE_KEYS = (
     "reasoning_output_tokens",
     "total_tokens",
     "cache_write_input_tokens",
+)
+
+_KNOWN_USAGE = frozenset(_USAGE_KEYS)
+# Fields of the usage-bearing payloads (0.16x-0.17x); others are counted in
+# ``diagnostics.unknown_fields``.
+_KNOWN_INFO = frozenset(
+    [
+        "last_token_usage",
+        "last_usage_includes_reasoning",
+        "model",
+        "model_context_window",
+        "model_name",
+        "total_token_usage",
+    ]
+)
+_KNOWN_USAGE_RECORD = frozenset(
+    [
+        "model",
+        "response_id",
+        "root_turn_id",
+        "session_id",
+        "thread_id",
+        "thread_token_usage",
+        "turn_id",
+        "turn_token_usage",
+        "usage",
+    ]
 )
 
 _TS_PREFIX_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-")
@@ -79,6 +106,9 @@ _ITEM_KINDS = (
     | {b"message", b"reasoning", b"ghost_snapshot", b"compaction", b"image_generation_call", b"other"}
 )
 _DETAIL_EVENTS = frozenset({b"item_completed", b"exec_command_end", b"patch_apply_end", b"mcp_tool_call_end"})
+
+#: ``_triage`` verdicts.
+_DECODE, _SKIP, _UNKNOWN, _IMAGE = object(), object(), object(), object()
 
 _SHELL_TOOLS = frozenset({"shell", "shell_command", "exec_command", "container.exec", "local_shell"})
 
@@ -101,24 +131,36 @@ _PATCH_HEADERS = (
 
 
 # --------------------------------------------------------------------- discovery
+def _take(name: str, _rel: tuple[str, ...]) -> bool:
+    return name.startswith("rollout-") and name.endswith((".jsonl", ".jsonl.zst"))
+
+
+def _enter(_name: str, _rel: tuple[str, ...]) -> bool:
+    return True  # YYYY/MM/DD (any folder: the layout changed before)
+
+
+_TREES = (
+    ("sessions", TreeRules(_take, _enter, depth=4)),
+    ("archived_sessions", TreeRules(_take, _enter, depth=0)),
+)
+
+
 def find_session_files(root: Path) -> list[SessionFile]:
     """Rollouts under ``root/sessions`` (any depth ≤ 4) and flat ``root/archived_sessions``.
 
-    A plain ``.jsonl`` wins over its ``.jsonl.zst`` twin, and a name present in
-    both roots is read from ``sessions/`` (where a live session is appended).
+    ``history.jsonl``, ``session_index.jsonl``, ``*.sqlite`` and the rest of the
+    home are outside both trees, so never sessions. A plain ``.jsonl`` wins
+    over its ``.jsonl.zst`` twin, and a name present in both roots is read from
+    ``sessions/`` (where a live session is appended).
     """
     best: dict[str, tuple[tuple[int, int], Path, str | None]] = {}
-    for place, (folder, depth) in enumerate(((root / "sessions", 4), (root / "archived_sessions", 0))):
-        for path in _walk(folder, depth):
+    for place, (folder, rules) in enumerate(_TREES):
+        for path, _rel in walk_tree(root / folder, rules):
             name = path.name
-            if not name.startswith("rollout-"):
-                continue
             if name.endswith(".jsonl"):
                 key, codec, rank = name, None, (place, 0)
-            elif name.endswith(".jsonl.zst"):
-                key, codec, rank = name[: -len(".zst")], "zst", (place, 1)
             else:
-                continue
+                key, codec, rank = name[: -len(".zst")], "zst", (place, 1)
             current = best.get(key)
             if current is None or rank < current[0]:
                 best[key] = (rank, path, codec)
@@ -130,30 +172,6 @@ def find_session_files(root: Path) -> list[SessionFile]:
     ]
     files.sort(key=lambda f: str(f.path))
     return files
-
-
-def _walk(folder: Path, depth: int) -> list[Path]:
-    out: list[Path] = []
-    try:
-        with os.scandir(folder) as it:
-            entries = list(it)
-    except OSError as exc:
-        note_walk_error(folder, exc)
-        return out
-    for entry in entries:
-        name = entry.name
-        if name.startswith("rollout-") and name.endswith((".jsonl", ".jsonl.zst")):
-            if is_session_file(entry):
-                out.append(Path(entry.path))
-            continue
-        try:
-            if entry.is_file():
-                out.append(Path(entry.path))
-            elif depth > 0 and entry.is_dir():
-                out.extend(_walk(Path(entry.path), depth - 1))
-        except OSError as exc:
-            note_walk_error(entry.path, exc)
-    return out
 
 
 # ------------------------------------------------------------------------ parser
@@ -174,6 +192,8 @@ class CodexParser(SessionParser):
         self._fallback_prompts = False  # prompts taken from user response items so far
         self._line_ts: str | None = None  # raw timestamp of the line being fed, read from bytes
         self._max_ts = ""
+        #: ``_max_ts`` is an hour or more before the future limit, so a later time in its hour is plausible.
+        self._max_in_past = False
         self._flushed_ts = ""
         self._exit_codes: dict[str, int] = {}
 
@@ -194,71 +214,84 @@ class CodexParser(SessionParser):
         return rest or name
 
     # -------------------------------------------------------------- prefilter
+    def feed_line(self, line: bytes) -> None:
+        """Count the line, take its time (decoded or not), then act on ``_triage``'s verdict."""
+        self._lines += 1
+        ts = _head_ts(line)
+        self._line_ts = ts
+        if ts is not None:
+            self._observe_ts(ts)
+        verdict, kind = self._triage(line)
+        if verdict is _DECODE:
+            self.decode_line(line)
+        elif verdict is _UNKNOWN:
+            self.diag.unknown(kind.decode("utf-8", "replace"))
+        elif verdict is _IMAGE:
+            # Lines carry the whole image: count the call from bytes, never decode it.
+            ts_ms = parse_ts_ms(ts)
+            self.start_tool(
+                None, "image_generation", category=ToolCategory.TOOL, ts_ms=ts_ms, status=ToolStatus.OBSERVED
+            )
+
     def wants(self, line: bytes) -> bool:
+        return self._triage(line)[0] is _DECODE
+
+    def _triage(self, line: bytes) -> tuple[object, bytes]:
         """Decode only lines that can change the result; the CLI writes compact JSON.
 
         Reasoning, developer/assistant messages, world state and (in summary mode)
         tool outputs are most of a rollout's bytes and never matter for usage,
-        counts or prompts. Unknown envelope types are counted here, undecoded.
-        Anything laid out unexpectedly is decoded, to be safe.
+        counts or prompts. Unknown envelope types are counted, undecoded, and
+        image generation calls counted from their bytes (by ``feed_line``: this
+        only reads state). Anything laid out unexpectedly is decoded, to be safe.
         """
         head = line[:200]
-        ts: str | None = None
-        if head.startswith(b'{"timestamp":"'):
-            end = head.find(b'"', 14)
-            if end > 14:
-                ts = head[14:end].decode("ascii", "replace")
-                self._observe_ts(ts)
-        self._line_ts = ts
         i = head.find(b'"type":"')
         if i < 0:
-            return True
+            return _DECODE, b""
         j = head.find(b'"', i + 8)
         if j < 0:
-            return True
+            return _DECODE, b""
         kind = head[i + 8 : j]
         if kind in (b"response_item", b"event_msg"):
             if not head.startswith(b',"payload":{"type":"', j + 1):
-                return True
+                return _DECODE, kind
             start = j + 21
             end = head.find(b'"', start)
             if end < 0:
-                return True
+                return _DECODE, kind
             sub = head[start:end]
-            return self._wants_item(sub, line) if kind == b"response_item" else self._wants_event(sub, line)
+            return (
+                self._triage_item(sub, line) if kind == b"response_item" else self._triage_event(sub, line)
+            ), sub
         if kind in _WANTED_KINDS:
-            return True
+            return _DECODE, kind
         if kind in _IGNORED_KINDS:
-            return False
+            return _SKIP, kind
         if kind in _ITEM_KINDS:  # a pre-2025-09 bare response item
-            return self._wants_item(kind, line)
-        self.diag.unknown(kind.decode("utf-8", "replace"))
-        return False
+            return self._triage_item(kind, line), kind
+        return _UNKNOWN, kind
 
-    def _wants_item(self, sub: bytes, line: bytes) -> bool:
+    def _triage_item(self, sub: bytes, line: bytes) -> object:
         if sub in _CALL_ITEMS:
-            return True
+            return _DECODE
         if sub == b"message":
             r = line.find(b'"role":"', 0, 600)
             if r < 0:
-                return True
-            return line.startswith(b'user"', r + 8) and not self._user_events
+                return _DECODE
+            return _DECODE if line.startswith(b'user"', r + 8) and not self._user_events else _SKIP
         if sub in _OUTPUT_ITEMS:
-            return self.detail
+            return _DECODE if self.detail else _SKIP
         if sub == b"image_generation_call" and not self._replaying:
-            # Lines carry the whole image: count the call from bytes, never decode it.
-            ts_ms = parse_ts_ms(self._line_ts)
-            self.start_tool(
-                None, "image_generation", category=ToolCategory.TOOL, ts_ms=ts_ms, status=ToolStatus.OBSERVED
-            )
-        return False
+            return _IMAGE
+        return _SKIP
 
-    def _wants_event(self, sub: bytes, line: bytes) -> bool:
+    def _triage_event(self, sub: bytes, line: bytes) -> object:
         if sub == b"token_count":
-            return b'"info":null' not in line
+            return _DECODE if b'"info":null' not in line else _SKIP
         if sub == b"user_message":
-            return True
-        return self.detail and sub in _DETAIL_EVENTS
+            return _DECODE
+        return _DECODE if self.detail and sub in _DETAIL_EVENTS else _SKIP
 
     def _observe_ts(self, ts: str) -> None:
         """Every line's time, decoded or not: end time, and where a replay ends.
@@ -270,11 +303,16 @@ class CodexParser(SessionParser):
         if len(ts) < 19 or ts[10:11] != "T":
             return
         if ts > self._max_ts:
-            if ts[:13] == self._max_ts[:13]:
+            if ts[:13] == self._max_ts[:13] and self._max_in_past:
+                # Same hour as a time already in the past: plausible if its clock digits are.
                 if not (ts[13] == ts[16] == ":" and ts[14:16] <= "59" and ts[17:19] <= "60"):
                     return
-            elif parse_ts_ms(ts) is None:
-                return
+            else:
+                ms = parse_ts_ms(ts)
+                if ms is None or self.future_time(ms):
+                    return
+                # Any later time in the same hour is then at most an hour later: still plausible.
+                self._max_in_past = ms + 3_600_000 <= future_limit_ms()
             self._max_ts = ts
         if self._replaying and self._creation_sec is not None and ts[:19] > self._creation_sec:
             self._replaying = False
@@ -390,6 +428,7 @@ class CodexParser(SessionParser):
             if info is not None:
                 self.bad_type(info, "info")
             return  # rate limits only
+        self.check_fields("codex.token_count.info", info, _KNOWN_INFO)
         total = self._totals(info.get("total_token_usage"), "total_token_usage", self._prev)
         last = self._totals(info.get("last_token_usage"), "last_token_usage")
         model = _str(info.get("model")) or _str(payload.get("model")) or _str(info.get("model_name"))
@@ -402,6 +441,7 @@ class CodexParser(SessionParser):
         self._advance(total, last, ts_ms, None)
 
     def _usage_record(self, payload: dict[str, Any], ts_ms: int | None, replay: bool) -> None:
+        self.check_fields("codex.token_usage_record", payload, _KNOWN_USAGE_RECORD)
         thread = self._totals(payload.get("thread_token_usage"), "thread_token_usage", self._prev)
         usage = self._totals(payload.get("usage"), "usage")
         model = _str(payload.get("model"))
@@ -457,6 +497,7 @@ class CodexParser(SessionParser):
                 self.bad_type(obj, name)
                 return carry
             return None
+        self.check_fields("codex.usage", obj, _KNOWN_USAGE)
         out: list[int] = []
         for i, key in enumerate(_USAGE_KEYS):
             value = obj.get(key)
@@ -650,6 +691,15 @@ class CodexParser(SessionParser):
 
 
 # ---------------------------------------------------------------------- helpers
+def _head_ts(line: bytes) -> str | None:
+    """The raw ``timestamp`` a line opens with (every envelope line does), read from bytes."""
+    if line.startswith(b'{"timestamp":"'):
+        end = line.find(b'"', 14, 200)
+        if end > 14:
+            return line[14:end].decode("ascii", "replace")
+    return None
+
+
 def is_injected(text: str) -> bool:
     """True for context Codex injects as a user message (never a prompt the user typed)."""
     t = text.strip()

@@ -53,7 +53,8 @@ import orjson
 from ..model import AgentType, FileAccess, TokenUsage, ToolPath
 from ..text import parse_ts_ms, to_int
 from ..tools import classify_tool, resolve_path, shell_paths
-from .base import ParseContext, SessionFile, SessionParser, decode_lossy, is_session_file, note_walk_error
+from .base import ParseContext, SessionFile, SessionParser, decode_lossy
+from .walk import TreeRules, note_walk_error, read_small_file, walk_tree
 
 __all__ = [
     "GeminiLegacyParser",
@@ -106,6 +107,25 @@ def _ts(value: Any) -> int | None:
     return parse_ts_ms(value) if isinstance(value, str) else None
 
 
+# Fields of a ``gemini`` message and its ``tokens`` as CLI 0.6x writes them;
+# others are counted in ``diagnostics.unknown_fields``.
+_KNOWN_MESSAGE = frozenset(
+    [
+        "content",
+        "displayContent",
+        "id",
+        "model",
+        "queuedTokens",
+        "thoughts",
+        "timestamp",
+        "tokens",
+        "toolCalls",
+        "type",
+    ]
+)
+_KNOWN_TOKENS = frozenset(["cached", "input", "output", "thoughts", "tool", "total"])
+
+
 def usage_from_tokens(tokens: dict[str, Any], count: Callable[[Any, str], int] | None = None) -> TokenUsage:
     """One message's ``tokens`` in IR meaning (DESIGN §3).
 
@@ -132,6 +152,24 @@ def usage_from_tokens(tokens: dict[str, Any], count: Callable[[Any, str], int] |
 
 
 # ------------------------------------------------------------------ discovery
+def _take(name: str, rel: tuple[str, ...]) -> bool:
+    if name.startswith(".") or len(rel) < 2:
+        return False
+    if len(rel) == 2:  # tmp/<project>/chats/session-*.json[l]
+        return name.startswith("session-") and name.endswith((".json", ".jsonl"))
+    return name.endswith((".json", ".jsonl"))  # chats/<parent id>/<id>.json[l]
+
+
+def _enter(name: str, rel: tuple[str, ...]) -> bool:
+    if name.startswith("."):
+        return False
+    return name == "chats" if len(rel) == 1 else True
+
+
+#: ``tmp/<project>/chats/<parent id>/``: three folders deep at most.
+_RULES = TreeRules(take=_take, enter=_enter, depth=3)
+
+
 def find_session_files(root: Path) -> list[SessionFile]:
     """Session files under one ``.gemini`` dir: only ``tmp/<project>/chats/**``.
 
@@ -140,96 +178,62 @@ def find_session_files(root: Path) -> list[SessionFile]:
     ``session-*.jsonl``/``.json`` and sub-agent ``<parent id>/<id>.jsonl``
     (or ``.json``) are taken (``*.jsonl.unreadable-*`` recovery leftovers are not).
     """
-    folders = _subdirs(root / "tmp")
+    tmp = root / "tmp"
+    folders = _project_dirs(tmp)
     if not folders:
         return []
     mapped = _read_projects_json(root / "projects.json")
     declared: dict[str, str] = {}
-    for name, folder in folders:
+    for name in folders:
         if name in mapped:
             continue  # its .project_root names the same root
-        text = _read_small(os.path.join(folder, ".project_root"))
+        text = _read_small(tmp / name / ".project_root")
         if text and text.strip():
             declared[name] = text.strip()
     roots = sorted(set(mapped.values()) | set(declared.values()))
     by_hash = {project_hash(r): r for r in roots}
     known = tuple(roots)
-    out: list[SessionFile] = []
-    for name, folder in folders:
+    contexts: dict[str, tuple[ParseContext, int]] = {}
+    for name in folders:
         hashed = _SHA256_RE.fullmatch(name) is not None
         cwd = mapped.get(name) or declared.get(name) or (by_hash.get(name) if hashed else None)
         # Resolved folders need no candidates: keeping their context free of the
         # root list means a new project elsewhere does not force a reparse here.
         ctx = ParseContext(cwd_hint=cwd) if cwd else ParseContext(known_roots=known)
-        out.extend(_chat_files(os.path.join(folder, "chats"), ctx, hashed))
-    return out
-
-
-def _chat_files(chats: str, ctx: ParseContext, hashed: bool) -> list[SessionFile]:
+        # A copy left in an old sha256 folder by the CLI's migration ranks below the live one.
+        contexts[name] = (ctx, 0 if hashed else 1)
     out: list[SessionFile] = []
-    # A copy left in an old sha256 folder by the CLI's migration ranks below the live one.
-    folder_rank = 0 if hashed else 1
-    for entry in _scan(chats):
-        name = entry.name
-        if name.startswith("."):
-            continue
-        if name.startswith("session-") and name.endswith((".json", ".jsonl")):
-            if is_session_file(entry):
-                sf = _session_file(name, entry.path, ctx, folder_rank)
-                if sf is not None:
-                    out.append(sf)
-        elif _is_dir(entry):
-            for sub in _scan(entry.path):
-                if sub.name.startswith(".") or not sub.name.endswith((".json", ".jsonl")):
-                    continue
-                if is_session_file(sub):
-                    sf = _session_file(sub.name, sub.path, ctx, folder_rank)
-                    if sf is not None:
-                        out.append(sf)
+    for path, rel in walk_tree(tmp, _RULES):
+        ctx, folder_rank = contexts.get(rel[0], (ParseContext(known_roots=known), 1))
+        if path.name.endswith(".jsonl"):
+            out.append(SessionFile(path, AgentType.GEMINI, GeminiParser, ctx, priority=2 + folder_rank))
+        else:
+            out.append(SessionFile(path, AgentType.GEMINI, GeminiLegacyParser, ctx, priority=folder_rank))
     return out
 
 
-def _session_file(name: str, path: str, ctx: ParseContext, folder_rank: int) -> SessionFile | None:
-    if name.endswith(".jsonl"):
-        return SessionFile(Path(path), AgentType.GEMINI, GeminiParser, ctx, priority=2 + folder_rank)
-    if name.endswith(".json"):
-        return SessionFile(Path(path), AgentType.GEMINI, GeminiLegacyParser, ctx, priority=folder_rank)
-    return None
-
-
-def _scan(path: str | Path) -> list[os.DirEntry[str]]:
+def _project_dirs(tmp: Path) -> list[str]:
+    """Names of the project folders in ``tmp`` (real folders only: the walk reports links)."""
     try:
-        with os.scandir(path) as it:
-            return sorted(it, key=lambda e: e.name)
+        with os.scandir(tmp) as it:
+            entries = sorted(it, key=lambda e: e.name)
     except OSError as exc:
-        note_walk_error(path, exc)
+        note_walk_error(tmp, exc)
         return []
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError as exc:
-        note_walk_error(entry.path, exc)
-        return False
-
-
-def _subdirs(path: Path) -> list[tuple[str, str]]:
-    return [(e.name, e.path) for e in _scan(path) if not e.name.startswith(".") and _is_dir(e)]
+    out: list[str] = []
+    for e in entries:
+        try:
+            if not e.name.startswith(".") and e.is_dir(follow_symlinks=False):
+                out.append(e.name)
+        except OSError as exc:
+            note_walk_error(e.path, exc)
+    return out
 
 
 def _read_small(path: str | Path) -> str | None:
-    """A tiny mapping file's text, or None (missing, unreadable, suspiciously large)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(_MAX_MAPPING_BYTES + 1)
-    except OSError as exc:
-        note_walk_error(path, exc)
-        return None
-    if len(data) > _MAX_MAPPING_BYTES:
-        note_walk_error(path, f"larger than {_MAX_MAPPING_BYTES} bytes, ignored")
-        return None
-    return data.decode("utf-8", errors="replace")
+    """A tiny mapping file's text, or None (missing, unreadable, a symlink, suspiciously large)."""
+    data = read_small_file(path, _MAX_MAPPING_BYTES)
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def _read_projects_json(path: Path) -> dict[str, str]:
@@ -367,10 +371,12 @@ class GeminiParser(SessionParser):
             self.diag.unknown(f"message:{mtype}" if isinstance(mtype, str) else "message")
 
     def _gemini(self, mid: str, msg: dict[str, Any], ts: int | None, from_checkpoint: bool) -> None:
+        self.check_fields("gemini.message", msg, _KNOWN_MESSAGE)
         model = msg.get("model")
         model = model if isinstance(model, str) and model else None
         tokens = msg.get("tokens")
         if isinstance(tokens, dict):
+            self.check_fields("gemini.tokens", tokens, _KNOWN_TOKENS)
             usage = usage_from_tokens(tokens, self.count)
             key = ("gemini", mid)
             old = self.usage_of(key)

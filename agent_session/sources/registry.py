@@ -1,8 +1,9 @@
 """Agent type -> source module. Adding an agent means adding a module and a line here.
 
 A source module provides ``find_session_files(root: Path) -> list[SessionFile]``
-(walk one agent home, skipping files that are not sessions) and its
-``SessionParser`` subclass.
+(walk one agent home with :func:`~agent_session.sources.walk.walk_tree`, given
+its own session folders and name rules, so files that are not sessions are
+never taken) and its ``SessionParser`` subclass.
 """
 
 from __future__ import annotations

@@ -178,10 +178,25 @@ def _kill(pid: int, create_time: float) -> None:
 
 @dataclass
 class StandinFactory:
-    """Starts stand-ins; ``close()`` kills every process it started, by pid."""
+    """Starts stand-ins (and plain look-alike processes); ``close()`` kills every one it started, by pid."""
 
     prefix: Path
     started: list[Standin] = field(default_factory=list)
+    others: list[tuple[subprocess.Popen[bytes], tuple[int, float] | None]] = field(default_factory=list)
+
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """Every process started here: scope a snapshot to their trees to see nothing else."""
+        return tuple(s.pid for s in self.started) + tuple(p.pid for p, _ in self.others)
+
+    def spawn(self, argv: list[str], executable: str | None = None) -> subprocess.Popen[bytes]:
+        """Start a plain process (``executable`` run with ``argv``, so ``argv[0]`` can be anything)."""
+        env = {k: v for k, v in os.environ.items() if k not in _AGENT_ENV}
+        proc = subprocess.Popen(
+            argv, executable=executable, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
+        self.others.append((proc, _identity(proc.pid)))
+        return proc
 
     def start(
         self,
@@ -223,6 +238,11 @@ class StandinFactory:
         return standin
 
     def close(self) -> None:
+        for proc, identity in self.others:
+            if identity is not None:
+                _kill(*identity)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
         for standin in self.started:
             for pid, create_time in standin.identities:
                 _kill(pid, create_time)

@@ -62,9 +62,17 @@ _NETWORK = frozenset(
 )
 
 
+def writing(mode: Any, flags: Any) -> bool:
+    return bool(
+        (isinstance(mode, str) and any(c in mode for c in "wax+"))
+        or (isinstance(flags, int) and flags & _WRITE_FLAGS)
+    )
+
+
 @dataclass
 class Record:
     writes: list[tuple[str, str]] = field(default_factory=list)
+    relative_writes: list[str] = field(default_factory=list)
     network: list[tuple[str, str]] = field(default_factory=list)
     unix_pairs: int = 0
 
@@ -89,13 +97,40 @@ _STATE = _State()
 _INSTALLED = False
 
 
-def _path(value: Any) -> str:
-    if isinstance(value, int):
-        return f"<fd {value}>"
+# Where each mutating call keeps its ``dir_fd`` in the audit arguments: a
+# path relative to a directory descriptor (the cache writes that way, so a
+# planted link cannot redirect it) is resolved against that directory, not
+# against the working directory.
+_DIR_FD_ARG = {
+    "os.remove": 1,
+    "os.rmdir": 1,
+    "os.mkdir": 2,
+    "os.chmod": 2,
+    "os.chown": 3,
+    "os.utime": 3,
+    "os.symlink": 2,
+    "os.rename": 2,
+    "os.link": 2,
+}
+
+
+def _fd_path(fd: int) -> str:
     try:
-        return os.fsdecode(os.fspath(value))
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return f"<fd {fd}>"
+
+
+def _path(value: Any, dir_fd: Any = None) -> str:
+    if isinstance(value, int):
+        return _fd_path(value)
+    try:
+        path = os.fsdecode(os.fspath(value))
     except TypeError:
         return repr(value)
+    if isinstance(dir_fd, int) and not os.path.isabs(path):
+        return os.path.join(_fd_path(dir_fd), path)
+    return path
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
@@ -106,13 +141,20 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         path, mode, flags = (*args, None, None, None)[:3]
         if isinstance(path, int):
             return  # fdopen of a descriptor whose own open (with its path) was audited already
-        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
-            isinstance(flags, int) and flags & _WRITE_FLAGS
-        )
-        if writing:
+        if not os.path.isabs(_path(path)):
+            # ``os.open(name, dir_fd=...)`` does not pass its descriptor to the
+            # audit hook, so a relative open cannot be placed: it is kept apart
+            # (callers check the names, and the working directory's own
+            # before/after listing catches anything that did land there).
+            if writing(mode, flags):
+                state.record.relative_writes.append(_path(path))
+            return
+        if writing(mode, flags):
             state.record.writes.append((event, _path(path)))
     elif event in _MUTATING:
-        state.record.writes.append((event, _path(args[0]) if args else ""))
+        at = _DIR_FD_ARG.get(event)
+        dir_fd = args[at] if at is not None and len(args) > at else None
+        state.record.writes.append((event, _path(args[0], dir_fd) if args else ""))
     elif event == "socket.__new__":
         family = args[1] if len(args) > 1 else None
         if state.unix_pairs and family == socket.AF_UNIX:

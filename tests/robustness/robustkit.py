@@ -109,7 +109,12 @@ class Bystanders:
 
 
 def write_bystanders(home: Path) -> Bystanders:
-    specs = {fmt: make_spec(fmt, 900 + i) for i, fmt in enumerate(FORMATS)}
+    # Dated days before the targets (their ids alone say 900+): times more than a day
+    # past the clock are junk by design, and 900 hours after START_MS is not yet past.
+    specs = {
+        fmt: make_spec(fmt, 900 + i, start_ms=START_MS - (4 - i) * 86_400_000)
+        for i, fmt in enumerate(FORMATS)
+    }
     paths = {fmt: synth(fmt).write_session(home, spec) for fmt, spec in specs.items()}
     return Bystanders(specs, paths)
 

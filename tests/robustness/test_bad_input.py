@@ -232,18 +232,69 @@ def test_50_mb_prompt_and_tool_output_are_capped(home: Path, bystanders: Bystand
 
 # ------------------------------------------------------------------ empty
 @pytest.mark.parametrize("fmt", ALL_FORMATS)
-def test_empty_file_is_a_session_with_nothing_read(home: Path, bystanders: Bystanders, fmt: str) -> None:
+def test_empty_file_is_not_a_session_until_it_holds_a_record(
+    home: Path, bystanders: Bystanders, fmt: str
+) -> None:
     t = Target.make(fmt, home)
     if fmt == "legacy":
         t.write_document(b"")
     else:
         t.write([])
+    store = make_store(home)
+    store.refresh()
+    bystanders.check(store)
+    assert session_by_path(store, t.path) is None
+    assert store.skipped == {str(t.path): "empty"}
+    assert len(store.sessions()) == 4
+    # The agent writes its first lines: now it is a session, with exactly its numbers.
+    if fmt == "legacy":
+        t.write_document(t.document())
+    else:
+        t.write()
+    store.refresh()
+    check_case(store, bystanders, t)
+    assert store.skipped == {}
+
+
+@pytest.mark.parametrize("fmt", LINE_FORMATS)
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 64,
+        b"\x00" * 4096 + b"\n",
+        b"not json at all\n{{{\n[1,2]\n",
+        b"\x89PNG\r\n\x1a\n" + bytes(500),
+    ],
+    ids=["binary", "nul", "garbage", "png"],
+)
+def test_file_without_a_valid_record_is_not_a_session(
+    home: Path, bystanders: Bystanders, fmt: str, data: bytes
+) -> None:
+    t = Target.make(fmt, home)
+    t.path.parent.mkdir(parents=True, exist_ok=True)
+    t.path.write_bytes(data)
     store = cold(home)
     bystanders.check(store)
-    s = session_by_path(store, t.path)
-    assert s is not None, "an empty session file is still a session (just created)"
-    assert s.diagnostics.lines_read == 0 and s.diagnostics.bytes_consumed == 0
-    assert s.usage.is_zero()
+    assert session_by_path(store, t.path) is None
+    assert store.skipped == {str(t.path): "no valid record"}
+    assert str(t.path) not in store.errors and len(store.sessions()) == 4
+
+
+@pytest.mark.parametrize("fmt", LINE_FORMATS)
+def test_a_session_truncated_to_garbage_stays_a_session(home: Path, bystanders: Bystanders, fmt: str) -> None:
+    """Truncation follows the truncate rules (re-read from zero), whatever is left."""
+    t = Target.make(fmt, home)
+    path = t.write()
+    store = make_store(home)
+    store.refresh()
+    check_case(store, bystanders, t)
+    path.write_bytes(b"\x00\x01garbage\n")
+    store.refresh()
+    bystanders.check(store)
+    s = session_by_path(store, path)
+    assert s is not None and s.usage.is_zero() and s.diagnostics.reparses == 1
+    assert s.diagnostics.lines_read == 1 and s.diagnostics.lines_skipped == 1
+    assert store.skipped == {}
 
 
 def test_file_of_blank_lines(home: Path, bystanders: Bystanders) -> None:
@@ -850,8 +901,8 @@ def test_gemini_legacy_caught_half_written(home: Path, bystanders: Bystanders) -
     store = make_store(home)
     store.refresh()
     bystanders.check(store)
-    s = session_by_path(store, path)
-    assert s is not None and "truncated_json" in diag_text(s)
+    assert session_by_path(store, path) is None  # nothing valid in it yet
+    assert store.skipped == {str(path): "no valid record"}
     path.write_bytes(doc)  # the CLI finishes its write
     store.refresh()
     s = check_case(store, bystanders, t)
@@ -888,9 +939,8 @@ def test_gemini_legacy_not_a_document(home: Path, bystanders: Bystanders, data: 
     path = t.write_document(data)
     store = cold(home)
     bystanders.check(store)
-    s = session_by_path(store, path)
-    assert s is not None and s.diagnostics.lines_skipped == 1
-    assert s.usage.is_zero()
+    assert session_by_path(store, path) is None
+    assert store.skipped == {str(path): "no valid record"}
 
 
 def test_gemini_legacy_with_invalid_utf8_keeps_its_usage(home: Path, bystanders: Bystanders) -> None:

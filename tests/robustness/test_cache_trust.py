@@ -79,7 +79,7 @@ def saved_cache(env: dict[str, Path]) -> Path:
     s = store_for(env["home"])
     s.refresh()
     assert s.save_cache()
-    files = [p for p in env["cache_dir"].iterdir() if p.is_file()]
+    files = [p for p in (env["cache_dir"] / "summaries").iterdir() if p.is_file()]
     assert len(files) == 1
     header = orjson.loads(files[0].read_bytes().split(b"\n", 1)[0])
     assert header["entries"] == 4, "the cache holds every session (else these tests prove nothing)"
@@ -89,17 +89,22 @@ def saved_cache(env: dict[str, Path]) -> Path:
 def test_cache_is_private_and_in_the_user_cache_dir(env: dict[str, Path]) -> None:
     path = saved_cache(env)
     assert stat.S_IMODE(os.stat(env["cache_dir"]).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert path.parent == env["cache_dir"]
+    assert path.parent == env["cache_dir"] / "summaries"
     # Nothing else was created next to it, and nothing under the home.
-    assert [p.name for p in env["cache_dir"].iterdir()] == [path.name]
+    assert [p.name for p in env["cache_dir"].iterdir()] == ["summaries"]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
-def test_a_loose_cache_dir_of_ours_is_tightened(env: dict[str, Path]) -> None:
-    env["cache_dir"].mkdir(parents=True, mode=0o777)
-    os.chmod(env["cache_dir"], 0o777)
-    saved_cache(env)
-    assert stat.S_IMODE(os.stat(env["cache_dir"]).st_mode) == 0o700
+def test_a_cache_dir_we_did_not_create_keeps_its_mode(env: dict[str, Path]) -> None:
+    """Only the folder we create is made private; the user's own directory is left as it is."""
+    env["cache_dir"].mkdir(parents=True)
+    os.chmod(env["cache_dir"], 0o755)
+    path = saved_cache(env)
+    assert stat.S_IMODE(os.stat(env["cache_dir"]).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_cache_dir_inside_an_agent_home_is_refused(

@@ -15,6 +15,7 @@ import ast
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ from agent_session.synthetic import gemini as synth_gemini
 
 ROOT = Path(__file__).resolve().parents[2]
 START_MS = 1_795_000_000_000
+CACHE_TEMP = re.compile(r"\.summaries-[0-9a-f]{16}-[0-9a-f]{16}\.tmp")
 
 
 def build_home(home: Path) -> dict[str, str]:
@@ -131,6 +133,10 @@ def assert_clean(record: Record, world: dict[str, Any]) -> None:
     # The only place anything may be written is the (redirected) user cache dir.
     elsewhere = [w for w in record.writes if w not in record.writes_under(world["cache"])]
     assert elsewhere == [], f"writes outside the cache dir: {elsewhere[:5]}"
+    # Opens relative to a directory descriptor (the cache's own, link-safe
+    # writes) cannot be placed by the audit hook; they must be cache temp files.
+    stray = [name for name in record.relative_writes if not CACHE_TEMP.fullmatch(name)]
+    assert stray == [], f"relative writes that are not cache temp files: {stray[:5]}"
     assert record.network == [], "network use"
 
 
@@ -164,6 +170,7 @@ def test_every_cli_command_leaves_the_home_untouched_and_stays_offline(world: di
     assert codes[-1][0] == 0 and codes[-1][1].count("\n") == 6
 
 
+@pytest.mark.slow
 def test_the_installed_entry_point_in_its_own_process(world: dict[str, Any]) -> None:
     exe = Path(sys.executable).with_name("agentsession")
     if not exe.exists():
@@ -199,6 +206,7 @@ async def _until(pilot: Any, cond: Callable[[], object], limit: float = 20.0) ->
         await pilot.pause(0.02)
 
 
+@pytest.mark.slow
 async def test_interactive_monitor_leaves_the_home_untouched_and_stays_offline(world: dict[str, Any]) -> None:
     from agent_session import AgentHomes
     from tui_app.app import MonitorApp

@@ -211,6 +211,7 @@ async def _until(pilot: Any, cond: Callable[[], object], limit: float = 20.0) ->
         await pilot.pause(0.02)
 
 
+@pytest.mark.slow
 async def test_monitor_renders_hostile_sessions_inert_and_bounded(evil_home: Path) -> None:
     from textual.widgets import Static
 

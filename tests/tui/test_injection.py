@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+import pytest
 from rich.text import Text
 from textual.widgets import Static
 from tui_helpers import NOW_MS, PROJECTS, Corpus, FakeProbe, settled, wait_for
@@ -41,6 +42,7 @@ class EvilProbe(FakeProbe):
         return dataclasses.replace(report, processes=procs)
 
 
+@pytest.mark.slow
 async def test_markup_and_escapes_in_session_text_are_inert(make_app: MakeApp, corpus: Corpus) -> None:
     spec = SynthSpec(
         session_id=SID,

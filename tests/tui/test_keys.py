@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from rich.text import Text
 from textual.widgets import Input, Static
 from tui_helpers import Corpus, FakeProbe, refreshed, settled, wait_for
@@ -101,6 +102,7 @@ async def test_sort_keeps_cursor_on_the_same_session(make_app: MakeApp) -> None:
         assert app.selected_key == chosen
 
 
+@pytest.mark.slow
 async def test_filter_narrows_rows_and_escape_clears(make_app: MakeApp, corpus: Corpus) -> None:
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -199,6 +201,7 @@ async def test_plus_and_minus_change_the_interval(make_app: MakeApp) -> None:
         assert app.interval == 0.5
 
 
+@pytest.mark.slow
 async def test_enter_drills_into_calls_and_escape_returns(make_app: MakeApp, corpus: Corpus) -> None:
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -228,6 +231,7 @@ async def test_enter_drills_into_calls_and_escape_returns(make_app: MakeApp, cor
         assert table(app).has_focus and app.selected_key == corpus.key(top)
 
 
+@pytest.mark.slow
 async def test_enter_on_a_live_process_drills_into_its_session(make_app: MakeApp, corpus: Corpus) -> None:
     live = corpus.spec("codex", 0)
     app = make_app(FakeProbe({4242: ("codex", live.spec.session_id)}))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from tui_helpers import refreshed, wait_for
 
 from agent_session import AgentHomes
 from tui_app.app import MonitorApp
 from tui_app.demo import DemoEnvironment
-from tui_app.monitor import Monitor
+from tui_app.monitor import Monitor, default_probe
 from tui_app.widgets import ProcessTree, SessionsTable
 
 
@@ -18,6 +19,7 @@ def _pid_file_written(home: Path, pid: int) -> bool:
     return (home / ".claude" / "sessions" / f"{pid}.json").exists()
 
 
+@pytest.mark.slow
 async def test_stand_in_agent_appears_with_its_session_and_disappears_after_exit(tmp_path: Path) -> None:
     with DemoEnvironment(root=tmp_path, live_agents=("claude",), append_every=3600) as env:
         (proc,) = env.procs
@@ -29,7 +31,9 @@ async def test_stand_in_agent_appears_with_its_session_and_disappears_after_exit
             assert proc.poll() is None and time.monotonic() < deadline, "stand-in did not start"
             time.sleep(0.02)
 
-        monitor = Monitor(AgentHomes.resolve(env.home), user_home=env.home)
+        homes = AgentHomes.resolve(env.home)
+        # Only the stand-in's tree: real agents on this machine must not show up here.
+        monitor = Monitor(homes, user_home=env.home, probe=default_probe(homes, only_trees_of=env.pids))
         app = MonitorApp(monitor, interval=3600.0, watch=False)
         async with app.run_test(size=(160, 48)) as pilot:
             await wait_for(pilot, lambda: app.applied >= 1, "the first snapshot")

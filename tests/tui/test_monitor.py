@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
+import os
+import shutil
+import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 import orjson
 import pytest
 from tui_helpers import NOW_S, Corpus, FakeProbe, env_without_agents, refreshed, settled, wait_for
 
-from agent_session import AgentHomes
+import tui_app.monitor as monitor_module
+from agent_session import AgentHomes, AgentSession
+from agent_session.process.snapshot import MAX_ARG_CHARS
 from tui_app.app import MonitorApp, _print_once, build_parser, choose_home, main
 from tui_app.demo import synth_module
-from tui_app.monitor import Monitor, MonitorSnapshot, Wakeup
+from tui_app.monitor import (
+    CMDLINE_CHARS,
+    Monitor,
+    MonitorSnapshot,
+    ProcessProbe,
+    ProcessReport,
+    Wakeup,
+    bounded_cmdline,
+)
 from tui_app.widgets import ProcessTree, SessionsTable
 
 MakeApp = Callable[..., MonitorApp]
@@ -98,10 +112,76 @@ def test_once_json_prints_processes_matches_and_sessions(corpus: Corpus) -> None
     assert by_id[live.spec.session_id]["usage"]["total_tokens"] == expected
 
 
-def test_once_json_command_line_on_an_empty_home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _probe_only_trees_of(monkeypatch: pytest.MonkeyPatch, pids: Collection[int]) -> None:
+    """Make the monitor built by ``main`` see the trees of ``pids`` only, not the machine's agents."""
+    real = monitor_module.default_probe
+
+    def scoped(homes: AgentHomes, only_trees_of: Collection[int] | None = None) -> ProcessProbe:
+        return real(homes, only_trees_of=pids)
+
+    monkeypatch.setattr(monitor_module, "default_probe", scoped)
+
+
+def test_once_json_command_line_on_an_empty_home(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real probe, over this test process's own tree: no agent in it, whatever runs elsewhere.
+    _probe_only_trees_of(monkeypatch, [os.getpid()])
     assert main(["--home", str(tmp_path), "--once", "--json"]) == 0
     data = orjson.loads(capsys.readouterr().out)
-    assert data["sessions"] == [] and data["matches"] == []
+    assert data["sessions"] == [] and data["matches"] == [] and data["processes"] == []
+
+
+def test_once_json_bounds_the_command_line_of_a_live_agent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process named ``claude`` with a 100,003-character argument: shown, its argv cut to 1,000 chars."""
+    sleep = shutil.which("sleep")
+    if sleep is None:
+        pytest.skip("no sleep(1)")
+    long_arg = "0" * 100_000 + "600"  # sleep(1) reads it as 600 seconds
+    child = subprocess.Popen(["claude", long_arg], executable=sleep)
+    try:
+        _probe_only_trees_of(monkeypatch, [child.pid])
+        assert main(["--home", str(tmp_path), "--once", "--json"]) == 0
+    finally:
+        child.kill()
+        child.wait()
+    data = orjson.loads(capsys.readouterr().out)
+    (proc,) = data["processes"]
+    assert proc["pid"] == child.pid
+    assert proc["cmdline"] == ["claude", long_arg[:993] + "…"]
+    assert sum(len(a) for a in proc["cmdline"]) == CMDLINE_CHARS == 1000
+    # Counted from the argv as the snapshot keeps it (each argument already cut to 4,096 chars).
+    assert proc["cmdline_omitted_chars"] == len("claude") + MAX_ARG_CHARS - 999
+    (match,) = data["matches"]
+    assert (match["root_pid"], match["agent"], match["session_key"]) == (child.pid, "claude", None)
+
+
+def test_once_json_bounds_injected_command_lines(corpus: Corpus) -> None:
+    """Whatever a probe hands over, ``to_json`` prints at most 1,000 characters of argv per process."""
+
+    class LongArgv(FakeProbe):
+        def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
+            report = super().__call__(sessions)
+            procs = dict(report.processes)
+            procs[901] = dataclasses.replace(procs[901], cmdline=("bash", "-c", "x" * 5000, "tail"))
+            return dataclasses.replace(report, processes=procs)
+
+    live = corpus.spec("gemini", 0)
+    data = monitor_for(corpus, LongArgv({900: ("gemini", live.spec.session_id)})).collect().to_json()
+    root, tool = data["processes"]
+    assert (root["cmdline"], root["cmdline_omitted_chars"]) == (["gemini"], 0)
+    assert tool["cmdline"] == ["bash", "-c", "x" * 993 + "…"]
+    assert tool["cmdline_omitted_chars"] == 4 + 2 + 5000 + 4 - 999
+
+
+def test_bounded_cmdline_edges() -> None:
+    assert bounded_cmdline(["a" * 10, "b" * 10], limit=20) == (("a" * 10, "b" * 10), 0)
+    assert bounded_cmdline(["a" * 10, "b" * 10], limit=15) == (("a" * 10, "bbbb…"), 6)
+    # No room left for even one character and the ellipsis: the argument is dropped, and counted.
+    assert bounded_cmdline(["a" * 10, "b" * 10], limit=11) == (("a" * 10,), 10)
+    assert bounded_cmdline([], limit=5) == ((), 0)
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,6 +208,7 @@ def test_demo_starts_by_itself_only_when_no_agent_is_installed(tmp_path: Path) -
     assert isinstance(parse([]), argparse.Namespace)
 
 
+@pytest.mark.slow
 async def test_refresh_updates_in_place_keeping_cursor_and_expansion(
     make_app: MakeApp, corpus: Corpus
 ) -> None:
@@ -167,6 +248,7 @@ async def test_refresh_updates_in_place_keeping_cursor_and_expansion(
         assert calls == []
 
 
+@pytest.mark.slow
 async def test_slow_refresh_does_not_block_keys(make_app: MakeApp, corpus: Corpus) -> None:
     """A refresh stuck in I/O (here: until the test releases it) must not stop key handling."""
     release = threading.Event()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from tui_helpers import Corpus, FakeProbe, settled, wait_for
 
@@ -38,6 +39,7 @@ def test_main_screen(snap_compare: Any, make_app: Callable[..., MonitorApp], cor
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
 
+@pytest.mark.slow
 def test_tool_call_drill_down(snap_compare: Any, make_app: Callable[..., MonitorApp], corpus: Corpus) -> None:
     app = make_app(probe(corpus))
 

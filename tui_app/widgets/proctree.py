@@ -1,7 +1,8 @@
 """The live process tree: agent roots and their children, updated node by node.
 
 Nodes are kept across snapshots (matched by ``pid:create_time``), so a user's
-expansion, collapse and cursor survive every refresh.
+expansion, collapse and cursor survive every refresh. A tree deeper than the
+monitor shows ends in a dimmed "… N deeper processes not shown" leaf.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ class ProcessTree(Tree[ProcNode]):
             self._collapsed.discard(node.data.key)
 
     def _label(self, n: ProcNode) -> Text:
+        if n.hidden:
+            # The marker for a subtree cut at the depth limit: not a process, so dimmed.
+            return Text(n.label, style="dim italic")
         if n.agent:
             return Text(n.label, style=f"bold {agent_style(n.agent)}".strip())
         return Text(n.label)

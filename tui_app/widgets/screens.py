@@ -3,6 +3,13 @@
 The tool-call list follows the live session: the app hands every new detail
 of the drilled session to :meth:`ToolCallsScreen.show`, which appends new
 calls and updates changed ones in place (a pending call turning ``ok``).
+
+It runs on the UI thread once per snapshot, for sessions with hundreds of
+thousands of calls, so its cost must not depend on the number of calls: a
+version key (calls seen, calls dropped, the parser's ``tools_version``) says
+in O(1) whether anything changed, and a change touches only the new rows and
+the rows still pending. Rows are keyed by the call's position in the whole
+session, which stays put when the detail drops its oldest calls.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Static
 
-from agent_session import ToolEvent
+from agent_session import ToolEvent, ToolStatus
 from agent_session.text import clean_text, one_line
 
 from ..formatting import fmt_clock, fmt_duration_ms, fmt_time, shorten_path
@@ -34,6 +41,10 @@ _COLUMNS = (
     ("duration", "Duration"),
     ("paths", "Paths"),
 )
+
+
+#: Dropping more old rows than this at once rebuilds the table (each removal is O(rows)).
+_MAX_ROW_REMOVALS = 200
 
 
 def tool_cells(t: ToolEvent, home: str | None) -> tuple[str, ...]:
@@ -78,8 +89,18 @@ class ToolCallsScreen(Screen[None]):
         self.session_key = key
         self.home = home
         self._view = view
-        self._cells: list[tuple[str, ...]] = []
+        #: What the table shows: None until the first detail arrives.
+        self._version: tuple[object, ...] | None = None
+        #: Cells of every row in the table, by the call's position in the session.
+        self._cells: dict[int, tuple[str, ...]] = {}
+        #: Positions of the rows whose call may still change (no result yet).
+        self._open: set[int] = set()
+        #: Rows in the table are the calls at positions ``[_first, _next)``.
+        self._first = 0
+        self._next = 0
         self._tools: list[ToolEvent] = []
+        self._dropped = 0
+        self._title: Text | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="calls-pane"):
@@ -99,48 +120,83 @@ class ToolCallsScreen(Screen[None]):
         return self.query_one("#calls", CallsTable)
 
     def show(self, view: DetailView | None) -> None:
-        """Bring the list up to date with a (possibly newer) detail of the same session."""
+        """Bring the list up to date with a (possibly newer) detail of the same session.
+
+        Does nothing at all (not even the title) when the calls are the ones
+        already shown; otherwise costs the new rows plus the pending ones.
+        """
         if view is None or view.key != self.session_key:
             return
         self._view = view
-        title = self.query_one("#calls-title", Static)
         s = view.session
         if s is None:
-            title.update(Text(f"{self.session_key}  {view.error or 'loading…'}", style="bold"))
+            self._set_title(Text(f"{self.session_key}  {view.error or 'loading…'}", style="bold"))
             return
-        tools = list(s.events.tools) if s.events is not None else []
-        title.update(
+        ev = s.events
+        tools = ev.tools if ev is not None else []
+        dropped = ev.tools_dropped if ev is not None else 0
+        total = dropped + len(tools)
+        version = (s.path, s.diagnostics.reparses, dropped, total, ev.tools_version if ev is not None else 0)
+        if version == self._version:
+            return
+        rebuild = self._version is None or version[:2] != self._version[:2] or total < self._next
+        self._version = version
+        self._tools, self._dropped = tools, dropped
+        shown = f"  {total:,} tool calls" + (f" (newest {len(tools):,} shown)" if dropped else "") + "  "
+        self._set_title(
             Text.assemble(
-                (s.display_id, "bold"),
-                f"  {len(tools)} tool calls  ",
-                (one_line(shorten_path(s.cwd, self.home), 80) or "", "dim"),
+                (s.display_id, "bold"), shown, (one_line(shorten_path(s.cwd, self.home), 80) or "", "dim")
             )
         )
         table = self.table
-        cols = [c for c, _ in _COLUMNS]
         with self.app.batch_update():
-            if len(tools) < len(self._cells):
-                # The file was re-parsed from zero with fewer calls: start the list over.
+            if rebuild or dropped - self._first > _MAX_ROW_REMOVALS:
+                # First fill, the file re-parsed from zero, or the window slid far: start over.
                 table.clear()
-                self._cells = []
-            for i, t in enumerate(tools):
-                cells = tool_cells(t, self.home)
-                if i < len(self._cells):
-                    if cells != self._cells[i]:
-                        for c, a, b in zip(cols, self._cells[i], cells, strict=True):
-                            if a != b:
-                                table.update_cell(str(i), c, _cell(c, b, t), update_width=True)
-                        self._cells[i] = cells
-                else:
-                    table.add_row(*(_cell(c, v, t) for c, v in zip(cols, cells, strict=True)), key=str(i))
-                    self._cells.append(cells)
-        self._tools = tools
+                self._cells.clear()
+                self._open.clear()
+                self._first = self._next = dropped
+            for pos in range(self._first, min(dropped, self._next)):
+                table.remove_row(str(pos))
+                self._cells.pop(pos, None)
+                self._open.discard(pos)
+            self._first = max(self._first, dropped)
+            self._next = max(self._next, dropped)
+            for pos in sorted(self._open):
+                self._update_row(table, pos, tools[pos - dropped])
+            for pos in range(self._next, total):
+                self._add_row(table, pos, tools[pos - dropped])
+            self._next = total
+
+    def _set_title(self, title: Text) -> None:
+        if title != self._title:
+            self._title = title
+            self.query_one("#calls-title", Static).update(title)
+
+    def _add_row(self, table: CallsTable, pos: int, t: ToolEvent) -> None:
+        cells = tool_cells(t, self.home)
+        table.add_row(*(_cell(c, v, t) for (c, _), v in zip(_COLUMNS, cells, strict=True)), key=str(pos))
+        self._cells[pos] = cells
+        if t.status is ToolStatus.PENDING:
+            self._open.add(pos)
+
+    def _update_row(self, table: CallsTable, pos: int, t: ToolEvent) -> None:
+        cells = tool_cells(t, self.home)
+        old = self._cells.get(pos)
+        if cells != old:
+            for (c, _), a, b in zip(_COLUMNS, old or ("",) * len(cells), cells, strict=True):
+                if a != b:
+                    table.update_cell(str(pos), c, _cell(c, b, t), update_width=True)
+            self._cells[pos] = cells
+        if t.status is not ToolStatus.PENDING:
+            self._open.discard(pos)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        index = int(event.row_key.value or 0)
-        if 0 <= index < len(self._tools):
-            self.app.push_screen(ToolCallScreen(self._tools[index], index, home=self.home))
+        pos = int(event.row_key.value or 0)
+        i = pos - self._dropped
+        if 0 <= i < len(self._tools):
+            self.app.push_screen(ToolCallScreen(self._tools[i], pos, home=self.home))
 
     def action_back(self) -> None:
         self.dismiss()

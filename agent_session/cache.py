@@ -139,12 +139,25 @@ def file_key(sf: SessionFile) -> str:
 _KEY_HEADS: dict[tuple[AgentType, type, str | None, int], str] = {}
 
 
-_DEFAULT_CONTEXT = ParseContext()
-
-
 def _context_digest(ctx: ParseContext) -> str:
-    if ctx == _DEFAULT_CONTEXT:
-        return "-"  # most files: nothing known from outside the file
+    if ctx.cwd_hint is None and not ctx.known_roots and not ctx.extra:
+        return "-"  # most files: nothing known from outside the file (cheaper than ``==``)
+    if ctx.extra:
+        return _digest(ctx)
+    # Many files share a context (a Gemini project's folder): hash each one once.
+    key = (ctx.cwd_hint, ctx.known_roots)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        if len(_DIGESTS) >= 4096:
+            _DIGESTS.clear()
+        digest = _DIGESTS[key] = _digest(ctx)
+    return digest
+
+
+_DIGESTS: dict[tuple[str | None, tuple[str, ...]], str] = {}
+
+
+def _digest(ctx: ParseContext) -> str:
     try:
         data = orjson.dumps(asdict(ctx), option=orjson.OPT_SORT_KEYS, default=str)
     except TypeError:
@@ -666,6 +679,18 @@ def _converter(tp: Any, seen: dict[type, _Convert]) -> _Convert | None:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return _model_builder(tp, seen)
     from_json = getattr(tp, "from_json_obj", None)
+    trusted = getattr(tp, "from_trusted_json_obj", None)
+    if callable(from_json) and callable(trusted):
+        checked = from_json
+
+        def read_trusted(v: Any) -> Any:
+            # Its own JSON form, checked in C; anything unexpected gets the checking reader.
+            try:
+                return trusted(v)
+            except (KeyError, TypeError, ValueError, OverflowError):
+                return checked(v)
+
+        return read_trusted
     if callable(from_json):
         return from_json  # a field type that reads its own JSON form (e.g. the request log)
     raise _Unplannable(str(tp))

@@ -1,5 +1,10 @@
 """``agentsession``: list, show, match and watch agent sessions from the shell.
 
+Global options (``--home``, ``--no-cache``, ``--json``) are accepted before or
+after the subcommand. Session ids are matched as
+:func:`agent_session.events.session_matches` reads them (a prefix of the full
+id, or either part of the display id).
+
 Exit codes: 0 success (an empty list included: no agent installed is not an
 error), 1 nothing found where something was asked for (``match --pid``), a
 session whose file cannot be read (``show``), or output that could not be
@@ -15,15 +20,15 @@ import io
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
-
-import humanize
 
 from . import __version__
 from .discovery import AgentHomes
 from .errors import AgentSessionError, InvalidArgument, SessionUnreadable
+from .events import EVENT_NAMES, EventStream, event_json, find_sessions
+from .formatting import fmt_age, fmt_cost, fmt_count, fmt_duration_ms, fmt_time, fmt_tokens, plural
 from .model import AgentSession, AgentType
 from .store import SessionLookupError, SessionStore
 from .text import (
@@ -31,6 +36,7 @@ from .text import (
     MIN_INTERVAL,
     display_width,
     dump_json,
+    inert_json,
     one_line,
     pad,
     parse_interval,
@@ -40,7 +46,17 @@ from .text import (
 if TYPE_CHECKING:
     from .process import ProcessSnapshot, SessionProcessMatches
 
-__all__ = ["interval_arg", "main", "match_command", "run_guarded", "session_json", "since_arg", "until_arg"]
+__all__ = [
+    "build_parser",
+    "interval_arg",
+    "main",
+    "match_command",
+    "run_guarded",
+    "session_json",
+    "session_line",
+    "since_arg",
+    "until_arg",
+]
 
 #: Exit status when the reader of our stdout went away: 128 + SIGPIPE, what a
 #: shell reports for ``yes | head -1``'s ``yes``. ``set -o pipefail`` scripts see
@@ -48,6 +64,10 @@ __all__ = ["interval_arg", "main", "match_command", "run_guarded", "session_json
 EXIT_BROKEN_PIPE = 141
 #: Unreadable files named one by one in the text ``list`` (the rest are counted).
 MAX_NAMED_PROBLEMS = 20
+#: Ids an ambiguity error names before it says "… and N more".
+MAX_NAMED_CANDIDATES = 3
+#: ``list --sort`` keys.
+SORT_KEYS = ("active", "tokens", "cost")
 
 
 # ------------------------------------------------------------------ argument types
@@ -69,42 +89,70 @@ until_arg = _argtype(lambda v: parse_time_bound(v, end=True), "until")
 interval_arg = _argtype(parse_interval, "interval")
 
 
+def _parse_limit(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise InvalidArgument(f"not a whole number: {value!r}") from None
+    if n < 1:
+        raise InvalidArgument(f"must be at least 1, not {value!r}")
+    return n
+
+
+def _parse_events(value: str) -> frozenset[str]:
+    names = frozenset(v.strip() for v in value.split(",") if v.strip())
+    unknown = sorted(names - set(EVENT_NAMES))
+    if not names or unknown:
+        raise InvalidArgument(
+            f"unknown event name(s): {', '.join(unknown) or repr(value)} (known: {', '.join(EVENT_NAMES)})"
+        )
+    return names
+
+
+limit_arg = _argtype(_parse_limit, "limit")
+events_arg = _argtype(_parse_events, "events")
+
+
 # ------------------------------------------------------------------ output
 def session_json(session: AgentSession, *, events: bool = False) -> dict[str, Any]:
     """An AgentSession as JSON-ready data with the IR field names."""
     return session.model_dump(mode="json", exclude=None if events else {"events"})
 
 
-def _fmt_tokens(n: int) -> str:
-    return humanize.intword(n, "%.1f") if n >= 1_000_000 else humanize.intcomma(n)
+def session_line(session: AgentSession) -> str:
+    """One session as compact JSON without events: what ``list --json`` writes per element.
+
+    Serialized by the model's own serializer, one session at a time, so 50,000
+    sessions never become one giant list of dicts in memory.
+    """
+    try:
+        data = session.__pydantic_serializer__.to_json(session, exclude={"events"})
+    except ValueError:  # lone surrogates in a path: dump_json writes them as "?"
+        return dump_json(session_json(session), compact=True).decode().rstrip("\n")
+    return inert_json(data).decode()
 
 
-def _fmt_cost(cost: float | None) -> str:
-    return "?" if cost is None else f"${cost:,.2f}"
-
-
-def _fmt_age(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return humanize.naturaltime(datetime.now(UTC) - datetime.fromtimestamp(ms / 1000, UTC))
-
-
-def _table(rows: Sequence[Sequence[str]], out: TextIO, *, pad_last: bool = False) -> None:
+def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Collection[int] = ()) -> None:
     """Columns aligned by terminal cells, not characters: CJK and emoji take two cells each.
 
-    The last column is left ragged (a path or a prompt), so a long one does not
+    Columns in ``right`` (numbers) are right-aligned, headers included. The
+    last column is left ragged (a path or a prompt), so a long one does not
     widen every line.
     """
-    n = len(rows[0]) if pad_last else len(rows[0]) - 1
+    n = len(rows[0]) - 1
     widths = [max(display_width(r[i]) for r in rows) for i in range(n)]
     for r in rows:
-        cells = [pad(c, w) for c, w in zip(r, widths, strict=False)] + list(r[n:])
-        out.write("  ".join(cells).rstrip() + "\n")
+        cells = [
+            " " * (w - display_width(c)) + c if i in right else pad(c, w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=False))
+        ]
+        out.write("  ".join([*cells, *r[n:]]).rstrip() + "\n")
 
 
 def _open_store(args: argparse.Namespace) -> SessionStore:
     agents = [AgentType(args.agent)] if getattr(args, "agent", None) else None
-    store = SessionStore(AgentHomes.resolve(args.home), agents=agents, cache=not args.no_cache)
+    # One-shot: keep summaries only, no per-file parser state (a third of the memory at 50k sessions).
+    store = SessionStore(AgentHomes.resolve(args.home), agents=agents, cache=not args.no_cache, follow=False)
     store.refresh()
     return store
 
@@ -135,9 +183,12 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         sessions = [s for s in sessions if (s.last_activity_ms or 0) >= args.since]
     if args.until is not None:
         sessions = [s for s in sessions if _started_ms(s) < args.until]
+    sessions = _sorted(sessions, args.sort)
+    if args.limit is not None:
+        sessions = sessions[: args.limit]
     problems = _problems(store)
     if args.json:
-        out.write(dump_json([session_json(s) for s in sessions]).decode())
+        _write_json_array(sessions, out)
         for kind, path, reason in problems:
             err.write(dump_json({"warning": kind, "path": path, "reason": reason}, compact=True).decode())
         return 0
@@ -152,10 +203,37 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     n_skipped = len(problems) - len(unreadable)
     if with_skips or problems:
         out.write(
-            f"\n{with_skips} session(s) with skipped lines, {len(unreadable)} unreadable file(s), "
-            f"{n_skipped} skipped file(s); see `agentsession show ID` and `agentsession doctor`\n"
+            f"\n{plural(with_skips, 'session')} with skipped lines, "
+            f"{plural(len(unreadable), 'unreadable file')}, {plural(n_skipped, 'skipped file')}; "
+            "see `agentsession show ID` and `agentsession doctor`\n"
         )
     return 0
+
+
+def _write_json_array(sessions: Sequence[AgentSession], out: TextIO) -> None:
+    """A JSON array, one session per line, written as it is serialized (nothing big is built)."""
+    if not sessions:
+        out.write("[]\n")
+        return
+    sep = "[\n"
+    for s in sessions:
+        out.write(sep)
+        out.write(session_line(s))
+        sep = ",\n"
+    out.write("\n]\n")
+
+
+def _total_tokens(s: AgentSession) -> int:
+    return s.usage.total_tokens + s.subagent_usage.total_tokens
+
+
+def _sorted(sessions: list[AgentSession], key: str) -> list[AgentSession]:
+    """Largest or most recent first; a session without the value (no time, no price) last."""
+    if key == "tokens":
+        return sorted(sessions, key=lambda s: -_total_tokens(s))
+    if key == "cost":
+        return sorted(sessions, key=lambda s: (s.cost_usd is None, -(s.cost_usd or 0.0)))
+    return sorted(sessions, key=lambda s: (s.last_activity_ms is None, -(s.last_activity_ms or 0)))
 
 
 def _started_ms(s: AgentSession) -> int:
@@ -166,21 +244,21 @@ def _started_ms(s: AgentSession) -> int:
 
 def _write_list_table(sessions: Sequence[AgentSession], out: TextIO) -> None:
     rows = [["ID", "AGENT", "MODEL", "TOKENS", "COST", "ACTIVE", "CWD", "PROMPT"]]
+    now = time.time()
     for s in sessions:
-        total = s.usage.total_tokens + s.subagent_usage.total_tokens
         rows.append(
             [
                 s.display_id,
                 s.agent_type.value + ("/sub" if s.parent_session_id else ""),
-                one_line(s.model, 28) or "-",
-                _fmt_tokens(total),
-                _fmt_cost(s.cost_usd),
-                _fmt_age(s.last_activity_ms),
+                one_line(s.model, 40) or "-",
+                fmt_tokens(_total_tokens(s)),
+                fmt_cost(s.cost_usd),
+                fmt_age(s.last_activity_ms, now),
                 one_line(s.cwd, 40) or "-",
                 one_line(s.prompt_preview, 50) or "",
             ]
         )
-    _table(rows, out)
+    _table(rows, out, right=(3, 4))
 
 
 # ------------------------------------------------------------------ show
@@ -193,11 +271,11 @@ def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 1
     except SessionLookupError as exc:
         hint = ""
-        if store.errors:
-            hint = (
-                f" ({len(store.errors)} unreadable file(s) or folder(s) may hide it: `agentsession doctor`)"
-            )
-        err.write(f"agentsession: {one_line(str(exc), 4096)}{hint}\n")
+        if store.errors and not exc.candidates:
+            n = len(store.errors)
+            what = "unreadable file or folder" if n == 1 else "unreadable files or folders"
+            hint = f" ({n:,} {what} may hide it: `agentsession doctor`)"
+        err.write(f"agentsession: {one_line(_lookup_message(exc), 4096)}{hint}\n")
         return 2
     if args.json:
         out.write(dump_json(session_json(session, events=True)).decode())
@@ -213,15 +291,15 @@ def _find_detail(store: SessionStore, query: str) -> AgentSession:
     would answer "no session matches": when the id names exactly one unreadable
     file (session ids are part of every agent's file names), say that instead.
     """
-    try:
-        session = store.resolve(query)
-    except SessionLookupError as exc:
-        if exc.candidates:
-            raise
+    found = find_sessions(store.sessions(), query)
+    if len(found) > 1:
+        raise SessionLookupError(query, found)
+    if not found:
         hits = _unreadable_named(store.errors, query)
         if len(hits) == 1:
-            raise SessionUnreadable(*hits[0]) from None
-        raise
+            raise SessionUnreadable(*hits[0])
+        raise SessionLookupError(query, [])
+    session = found[0]
     try:
         return store.detail(session)
     except SessionLookupError:
@@ -229,6 +307,26 @@ def _find_detail(store: SessionStore, query: str) -> AgentSession:
         raise SessionUnreadable(
             session.path, store.errors.get(session.path) or _why_unreadable(session.path)
         ) from None
+
+
+def _lookup_message(exc: SessionLookupError) -> str:
+    """``no session matches 'x'``, or the ambiguity with a few ids and how many more matched.
+
+    Display ids can collide (Codex ids share their leading time), so the
+    candidates are named by full id when their display ids do not tell them apart.
+    """
+    found = exc.candidates
+    if not found:
+        return f"no session matches {exc.query!r}"
+    shown = found[:MAX_NAMED_CANDIDATES]
+    short = [s.display_id for s in shown]
+    if len(set(short)) < len(short):
+        short = [f"{s.agent_type.value}:{s.session_id}" for s in shown]
+    more = f" … and {len(found) - len(shown)} more" if len(found) > len(shown) else ""
+    return (
+        f"{exc.query!r} is ambiguous: it matches {len(found)} sessions: {', '.join(short)}{more}; "
+        "give more of the id"
+    )
 
 
 def _unreadable_named(errors: dict[str, str], query: str) -> list[tuple[str, str]]:
@@ -267,28 +365,43 @@ def _write_detail(s: AgentSession, out: TextIO) -> None:
     line("cwd", s.cwd)
     line("branch", s.git_branch)
     line("version", s.version)
-    line("models", ", ".join(s.models) or None)
-    line("started", _fmt_ts(s.start_timestamp_ms))
-    line("last active", _fmt_ts(s.last_activity_ms))
+    line("models", ", ".join(one_line(m, 200) or "?" for m in s.models) or None)
+    line("started", fmt_time(s.start_timestamp_ms))
+    line("last active", fmt_time(s.last_activity_ms))
     if s.duration_ms is not None:
-        line("duration", humanize.precisedelta(timedelta(milliseconds=s.duration_ms), minimum_unit="seconds"))
+        line("duration", fmt_duration_ms(s.duration_ms))
     u = s.usage
     line(
         "tokens",
-        f"{u.total_tokens:,} (input {u.input_tokens:,}, output {u.output_tokens:,} incl. reasoning "
-        f"{u.reasoning_tokens:,}, cache write {u.cache_creation_tokens:,}, cache read {u.cache_read_tokens:,})",
+        f"{fmt_count(u.total_tokens)} (input {fmt_count(u.input_tokens)}, output {fmt_count(u.output_tokens)} "
+        f"incl. reasoning {fmt_count(u.reasoning_tokens)}, cache write {fmt_count(u.cache_creation_tokens)}, "
+        f"cache read {fmt_count(u.cache_read_tokens)})",
     )
-    for model, mu in s.model_usage.items():
-        line(f"  {one_line(model, 11)}", f"{mu.total_tokens:,}")
+    if s.model_usage:
+        # Full model names: cut ones ("claude-sonn…") would make two models look like one.
+        names = {model: one_line(model, 200) or "?" for model in s.model_usage}
+        counts = {model: fmt_count(mu.total_tokens) for model, mu in s.model_usage.items()}
+        wn = max(display_width(n) for n in names.values())
+        wc = max(len(c) for c in counts.values())
+        for model in s.model_usage:
+            out.write(f"  {pad(names[model], wn)}  {counts[model]:>{wc}}\n")
     if s.subagent_ids:
-        line("subagents", f"{len(s.subagent_ids)} using {s.subagent_usage.total_tokens:,} tokens")
+        line(
+            "subagents",
+            f"{plural(len(s.subagent_ids), 'subagent')} using {fmt_count(s.subagent_usage.total_tokens)} tokens",
+        )
     line(
         "cost",
-        _fmt_cost(s.cost_usd)
+        fmt_cost(s.cost_usd)
         + (f" (no price for {', '.join(s.unpriced_models)})" if s.unpriced_models else ""),
     )
     d = s.diagnostics
-    line("lines", f"{d.lines_read:,} read, {d.lines_skipped:,} skipped {d.skipped_by_reason or ''}")
+    reasons = ", ".join(f"{k} {v:,}" for k, v in d.skipped_by_reason.items())
+    line(
+        "lines",
+        f"{fmt_count(d.lines_read)} read, {fmt_count(d.lines_skipped)} skipped"
+        + (f" ({reasons})" if reasons else ""),
+    )
     if d.unknown_types:
         line("unknown types", ", ".join(f"{k}×{v}" for k, v in d.unknown_types.items()))
     if d.unknown_fields:
@@ -301,35 +414,32 @@ def _write_detail(s: AgentSession, out: TextIO) -> None:
     if s.events is None:
         return
     ev = s.events
-    out.write(f"\nprompts ({ev.prompts_total:,})\n")
+    out.write(f"\n{plural(ev.prompts_total, 'prompt')}\n")
     if ev.prompts_dropped:
-        out.write(f"  … {ev.prompts_dropped:,} earlier prompts not shown (newest {len(ev.prompts):,} are)\n")
-    for p in ev.prompts:
-        out.write(f"  {_fmt_ts(p.ts_ms)}  {one_line(p.text, 200)}\n")
-    out.write(f"\ntool calls ({ev.tools_total:,})\n")
-    if ev.tools_dropped:
-        out.write(f"  … {ev.tools_dropped:,} earlier calls not shown (newest {len(ev.tools):,} are)\n")
-    for t in ev.tools:
-        dur = f"{t.duration_ms}ms" if t.duration_ms is not None else "-"
         out.write(
-            f"  {_fmt_ts(t.ts_ms)}  {t.status.value:<8} {dur:>8}  {one_line(t.tool_name, 30)}: "
-            f"{one_line(t.command, 120) or ''}\n"
+            f"  … {plural(ev.prompts_dropped, 'earlier prompt')} not shown (the newest {len(ev.prompts):,} are)\n"
+        )
+    for p in ev.prompts:
+        out.write(f"  {fmt_time(p.ts_ms)}  {one_line(p.text, 200)}\n")
+    out.write(f"\n{plural(ev.tools_total, 'tool call')}\n")
+    if ev.tools_dropped:
+        out.write(
+            f"  … {plural(ev.tools_dropped, 'earlier call')} not shown (the newest {len(ev.tools):,} are)\n"
+        )
+    for t in ev.tools:
+        out.write(
+            f"  {fmt_time(t.ts_ms)}  {t.status.value:<8} {fmt_duration_ms(t.duration_ms):>8}  "
+            f"{one_line(t.tool_name, 30)}: {one_line(t.command, 120) or ''}\n"
         )
     if s.files:
-        out.write(f"\nfiles ({len(s.files)})\n")
+        out.write(f"\n{plural(len(s.files), 'file')}\n")
         for path, n in sorted(s.files.items(), key=lambda kv: -kv[1]):
             out.write(f"  {n:>4}  {one_line(path, 200)}\n")
 
 
-def _fmt_ts(ms: int | None) -> str:
-    if ms is None:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
 # ------------------------------------------------------------------ match
 def _store_sessions(homes: AgentHomes, cache: bool = True) -> list[AgentSession]:
-    store = SessionStore(homes, cache=cache)
+    store = SessionStore(homes, cache=cache, follow=False)
     store.refresh()
     return list(store.sessions())
 
@@ -400,26 +510,48 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
 
 # ------------------------------------------------------------------ watch
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
-    """Print one JSON line per session change until interrupted (for scripts and logs)."""
-    store = SessionStore(AgentHomes.resolve(args.home), cache=not args.no_cache)
-    known: dict[tuple[str, str], int] = {}
+    """One JSON line per event until interrupted (see :mod:`agent_session.events`)."""
+    agents = [AgentType(args.agent)] if args.agent else None
+    store = SessionStore(
+        AgentHomes.resolve(args.home), agents=agents, cache=not args.no_cache, watch=not args.once
+    )
+    events = args.events if args.events is not None else frozenset(EVENT_NAMES)
+    snapshot = None
+    if events & {"process_started", "process_ended"}:
+        from .process import ProcessSnapshotter
+
+        snapshot = ProcessSnapshotter().snapshot
+    stream = EventStream(
+        store,
+        agents=agents,
+        session=args.session,
+        events=events,
+        from_start=args.from_start,
+        snapshot=snapshot,
+    )
     try:
-        while True:
-            store.refresh()
-            for s in store.sessions():
-                key = (s.agent_type.value, s.session_id)
-                total = s.usage.total_tokens
-                if known.get(key) != total or key not in known:
-                    known[key] = total
-                    out.write(dump_json(session_json(s), compact=True).decode())
-            out.flush()
-            if args.once:
-                return 0
-            time.sleep(args.interval)
+        for batch in stream.follow(args.interval, once=args.once):
+            for event in batch:
+                out.write(event_json(event).decode())
+            if batch:
+                out.flush()
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ schema
+def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    """The JSON Schema of one command's output, or of all of them keyed by command."""
+    from .schemas import SCHEMA_NAMES, schema_for
+
+    if args.name is not None:
+        out.write(dump_json(schema_for(args.name)).decode())
+    else:
+        out.write(dump_json({name: schema_for(name) for name in SCHEMA_NAMES}).decode())
+    return 0
 
 
 # ------------------------------------------------------------------ doctor
@@ -435,65 +567,179 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO) -> int:
 
 
 # ------------------------------------------------------------------ parser
+_DESCRIPTION = (
+    "List, show, match and watch the sessions of local coding agents (Claude Code, Codex, Gemini CLI)."
+)
+_EPILOG = """\
+global options (--home, --no-cache, --json) go before or after the command.
+session ids: the full id, any unique prefix of it, or either part of the
+display id (01a20c.4cb6b, 01a20c or 4cb6b), optionally as agent:ID.
+
+exit status: 0 success (an empty list too), 1 nothing found where something
+was asked for (match --pid), an unreadable session file (show) or output that
+could not be written, 2 bad arguments and unknown or ambiguous ids, 130 on
+Ctrl-C, 141 when the reader of a pipe went away.
+"""
+
+
+def _global_options(p: argparse.ArgumentParser, *, here: bool) -> None:
+    """``--home``, ``--no-cache``, ``--json``: on the top parser (``here``) and on every command.
+
+    On the commands their default is SUPPRESS, so a value given before the
+    command is not reset by the command's parser.
+    """
+    kw: dict[str, Any] = {} if here else {"default": argparse.SUPPRESS}
+    p.add_argument(
+        "--home",
+        metavar="DIR",
+        help="read DIR/.claude, DIR/.codex and DIR/.gemini instead of the agent homes of the current "
+        "user (default: your home and the CLAUDE_CONFIG_DIR, CODEX_HOME and GEMINI_HOME variables)",
+        **kw,
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="ignore the summary cache in ~/.cache/agentsession; it is only a speed-up and never "
+        "trusted for data (default: use it)",
+        **kw,
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="machine-readable JSON output; watch and schema always print JSON (default: a text table)",
+        **kw,
+    )
+
+
+def _defer_to_global_options(p: argparse.ArgumentParser) -> None:
+    """A command module's own ``--home``/``--no-cache``/``--json`` must not reset one given before it.
+
+    ``report`` and ``serve`` define them so their parsers work on their own;
+    here their defaults become SUPPRESS, as :func:`_global_options` does.
+    """
+    for action in p._actions:
+        if action.dest in ("home", "no_cache", "json"):
+            action.default = argparse.SUPPRESS
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the epilog's line breaks and gives options room."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="agentsession", description=__doc__.splitlines()[0] if __doc__ else None
+        prog="agentsession", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_Formatter
     )
     parser.add_argument("--version", action="version", version=f"agentsession {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    _global_options(parser, here=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def home(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--home", metavar="DIR", help="read DIR/.claude, DIR/.codex, DIR/.gemini instead of yours"
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text[0].upper() + help_text[1:] + ".",
+            formatter_class=_Formatter,
         )
+        _global_options(p, here=False)
+        return p
 
-    def common(p: argparse.ArgumentParser) -> None:
-        home(p)
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-        no_cache(p)
+    agent_help = "only sessions of this agent (default: all agents)"
+    agents = [a.value for a in AgentType]
 
-    def no_cache(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--no-cache",
-            action="store_true",
-            help="ignore the summary cache in ~/.cache/agentsession (only a speed-up; never trusted for data)",
-        )
-
-    p = sub.add_parser("list", help="list sessions, most recent first")
-    common(p)
-    p.add_argument("--agent", choices=[a.value for a in AgentType])
+    p = command("list", "list sessions, most recently active first")
+    p.add_argument("--agent", choices=agents, help=agent_help)
     p.add_argument(
         "--since",
         type=since_arg,
         metavar="WHEN",
-        help="only sessions active since WHEN: a date, a time or an age (7d)",
+        help="only sessions active since WHEN: a date, a time or an age like 7d (default: no limit)",
     )
     p.add_argument(
         "--until",
         type=until_arg,
         metavar="WHEN",
-        help="only sessions started before WHEN (a bare date includes that whole day)",
+        help="only sessions started before WHEN; a bare date includes that whole day (default: no limit)",
     )
-    p = sub.add_parser("show", help="one session with its prompts and tool calls")
-    common(p)
-    p.add_argument("id", help="session id, display id, or a unique prefix")
-    p = sub.add_parser("match", help="live agent processes and the sessions they write")
-    common(p)
-    p.add_argument("--pid", type=int, help="only the match this process belongs to (exit 1 if none)")
-    p = sub.add_parser("watch", help="print a JSON line whenever a session changes")
-    home(p)
-    no_cache(p)
+    p.add_argument(
+        "--sort",
+        choices=SORT_KEYS,
+        default="active",
+        help="order: active (most recent activity first), tokens or cost (largest first) (default: active)",
+    )
+    p.add_argument(
+        "--limit", type=limit_arg, metavar="N", help="show only the first N sessions (default: all)"
+    )
+
+    p = command("show", "one session with its prompts and tool calls")
+    p.add_argument("id", help="session id, any unique prefix of it, or either part of the display id")
+
+    p = command("match", "live agent processes and the sessions they write")
+    p.add_argument(
+        "--pid",
+        type=int,
+        help="only the match this process belongs to, exit status 1 if none (default: every match)",
+    )
+
+    p = command("watch", "print one JSON line per event: prompts, requests, tool calls, processes")
+    p.add_argument("--agent", choices=agents, help=agent_help)
+    p.add_argument(
+        "--session", metavar="ID", help="only events of the sessions ID names (default: every session)"
+    )
+    p.add_argument(
+        "--events",
+        type=events_arg,
+        metavar="NAMES",
+        help=f"comma-separated event names to print, from: {', '.join(EVENT_NAMES)} (default: all)",
+    )
+    p.add_argument(
+        "--from-start",
+        action="store_true",
+        help="first replay the history of every session, then follow (default: only new events)",
+    )
     p.add_argument(
         "--interval",
         type=interval_arg,
         default=1.0,
         metavar="SECONDS",
-        help=f"seconds between checks, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 1)",
+        help=f"seconds between checks when no file change wakes the watch, {MIN_INTERVAL:g} to "
+        f"{MAX_INTERVAL:g} (default: 1)",
     )
     p.add_argument("--once", action="store_true", help=argparse.SUPPRESS)
-    p = sub.add_parser("doctor", help="why sessions or processes are missing: homes, files, cache")
-    common(p)
+
+    p = command("doctor", "why sessions or processes are missing: homes, files, cache")
+
+    from .cli_report import add_report_parser
+    from .serve.cli import add_serve_parser
+
+    for p in (add_report_parser(sub), add_serve_parser(sub)):
+        _defer_to_global_options(p)
+
+    from .schemas import SCHEMA_NAMES
+
+    p = command("schema", "print the JSON Schema of a command's JSON output")
+    p.add_argument(
+        "name",
+        nargs="?",
+        choices=SCHEMA_NAMES,
+        help="the command whose output to describe; watch describes one line (default: all, by command)",
+    )
     return parser
+
+
+def _check_home(home: str | None) -> str | None:
+    """Why ``--home`` cannot be used (None: it can). A typo must not look like "no sessions"."""
+    if home is None:
+        return None
+    path = Path(home).expanduser()
+    if not path.exists():
+        return f"--home {home}: no such directory"
+    if not path.is_dir():
+        return f"--home {home}: not a directory"
+    return None
 
 
 # ------------------------------------------------------------------ entry
@@ -606,6 +852,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``agentsession``; returns the exit status (see the module docstring)."""
     _prepare_streams()
     args = build_parser().parse_args(argv)
+    problem = _check_home(args.home)
+    if problem is not None:
+        _say(sys.stderr, f"agentsession: {one_line(problem, 4096)}\n")
+        return 2
 
     def body(out: TextIO, err: TextIO) -> int:
         try:
@@ -619,6 +869,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return cmd_watch(args, out)
             if args.command == "doctor":
                 return cmd_doctor(args, out)
+            if args.command == "schema":
+                return cmd_schema(args, out)
+            if args.command == "report":
+                from .cli_report import run_report
+
+                return run_report(args, out, err)
+            if args.command == "serve":
+                from .serve.cli import run_serve
+
+                return run_serve(args, out, err)
         except AgentSessionError as exc:
             err.write(f"agentsession: {one_line(str(exc), 4096)}\n")
             return 2

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from .cache import cache_disabled_by_env
 from .discovery import AgentHomes
 from .model import AgentSession, AgentType
-from .store import _SESSION_TREES, SessionStore
+from .sources.registry import SESSION_TREES as _SESSION_TREES
+from .store import SessionStore
 from .text import one_line
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ from .model import AgentType, TokenUsage
 if TYPE_CHECKING:
     from .requests import RequestLog
 
-__all__ = ["CostAccumulator", "price_request", "price_requests"]
+__all__ = ["CostAccumulator", "context_window", "price_request", "price_requests"]
 
 _PROVIDER = {AgentType.CLAUDE: "anthropic", AgentType.CODEX: "openai", AgentType.GEMINI: "google"}
 
@@ -231,3 +231,29 @@ def price_requests(
             continue
         acc.add(r.model, r.counts)
     return acc.result()
+
+
+@lru_cache(maxsize=512)
+def context_window(model: str, agent: AgentType | None = None) -> int | None:
+    """The model's context window in tokens from genai-prices, None when it is not known.
+
+    The monitor shows how full a session's context is (last prompt size
+    against this); an unknown window must read as unknown, never as a guess.
+    """
+    pricing = _resolve(model, agent)
+    if pricing is None:
+        return None
+    from genai_prices import Usage, calc_price
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            calc = calc_price(
+                Usage(input_tokens=1, output_tokens=1),
+                model_ref=pricing.model_ref,
+                provider_id=pricing.provider_id,
+            )
+    except (LookupError, ValueError):
+        return None
+    window = getattr(calc.model, "context_window", None)
+    return window if isinstance(window, int) and window > 0 else None

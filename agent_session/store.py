@@ -14,11 +14,13 @@ What makes a large history cheap (DESIGN §4, §8):
   file watcher) only the files named.
 - **Parse once.** With a persistent cache (``cache=True``) a file whose stat
   and parser version match its cache entry is not read at all.
-- **Both cores.** A large initial parse is split across worker processes
-  (:func:`scan_files`), each handing back the summary and the pickled parser, so
-  a later append to any file is still read incrementally. Workers are forked
-  from a single-threaded caller (the CLI) and started as fresh interpreters
-  from a threaded one (the monitor), where a fork could copy a held lock.
+- **Free cores.** A large initial parse is shared with worker processes
+  (:mod:`agent_session.workers`) when more than one core is free (affinity
+  minus load average); the caller parses the small files meanwhile. Workers
+  hand back compact tuples (a summary rebuilt without re-validation) and, for
+  a long-lived store only, the pickled parser of files written lately, so an
+  append is still read incrementally; a one-shot command ships no parser
+  state (a file that changes later is simply parsed again).
 - **Newest first.** ``refresh(budget=…)`` parses the most recently modified
   files until the time budget is spent and leaves the rest to worker processes
   in the background; later refreshes take in what they finished. A monitor
@@ -32,32 +34,38 @@ compare by identity to see what changed.
 
 from __future__ import annotations
 
-import bisect
 import concurrent.futures as cf
-import contextlib
 import dataclasses
-import multiprocessing
 import os
-import pickle
-import subprocess
-import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from stat import S_ISDIR, S_ISREG
+from stat import S_ISREG
 from typing import Literal, overload
-
-from pydantic import TypeAdapter, ValidationError
 
 from .cache import CacheEntry, SummaryCache, cache_disabled_by_env, file_key
 from .discovery import AgentHomes, find_session_files
 from .errors import AgentSessionError
-from .model import AgentSession, AgentType, LlmResponse, TokenUsage, ToolEvent, UserPrompt
+from .index import SessionIndex
+from .model import AgentSession, AgentType, LlmResponse, ToolEvent, UserPrompt
 from .reader import FileCursor, TrackedFile
 from .sources.base import EVENT_WINDOW, EventKind, SessionFile
+from .sources.registry import MAPPING_FILES, SESSION_TREES
+from .watch import TreeState, Watcher, tree_roots
+from .workers import (
+    ScanTuple,
+    WorkerPool,
+    available_cores,
+    batches,
+    by_size,
+    cold_scan,
+    decode_results,
+    free_cores,
+    scan_files,
+)
 
 __all__ = ["RefreshStats", "SessionLookupError", "SessionStore", "scan_files"]
 
@@ -80,18 +88,15 @@ BATCH_FILES = 24
 FULL_STAT_INTERVAL = 10.0
 #: A complete store saves its cache at most this often while it keeps changing.
 CACHE_SAVE_INTERVAL = 60.0
-#: Directory mtimes this close to the walk may hide a change made in the same tick.
-_RACY_NS = 2_000_000_000
+#: Worker failure messages kept in ``SessionStore.worker_errors``.
+MAX_WORKER_ERRORS = 20
 
-#: Where each agent keeps session files under its home, and how deep they nest.
-#: Only these trees are watched for new or vanished files (a home holds much else).
-_SESSION_TREES: dict[AgentType, tuple[tuple[str, int], ...]] = {
-    AgentType.CLAUDE: (("projects", 8),),
-    AgentType.CODEX: (("sessions", 5), ("archived_sessions", 1)),
-    AgentType.GEMINI: (("tmp", 4),),
-}
-#: Small files discovery reads to resolve a session's context: a change means rediscovery.
-_MAPPING_FILES = frozenset({"projects.json", ".project_root"})
+#: Kept importable for callers of the old names (``doctor``): each source's declaration
+#: now lives in :mod:`agent_session.sources.registry`.
+_SESSION_TREES = SESSION_TREES
+_MAPPING_FILES = MAPPING_FILES
+#: The old private name of :class:`~agent_session.index.SessionIndex`.
+_SessionIndex = SessionIndex
 
 
 class SessionLookupError(AgentSessionError, LookupError):
@@ -126,14 +131,28 @@ class RefreshStats:
     cache_hits: int = 0
     #: Files parsed by worker processes (this refresh).
     parsed_by_workers: int = 0
+    #: Files whose first parse was the summary scan (in this process or a worker).
+    scanned: int = 0
+    #: Worker batches that failed (the process died, or raised): their files were
+    #: parsed in this process instead; ``SessionStore.worker_errors`` says why.
+    worker_failures: int = 0
     #: True when discovery walked the homes (False: directory mtimes showed nothing new).
     discovered: bool = False
     #: True when every known file was stat'ed (False: only what a watcher or ``changed=`` named).
     full_pass: bool = False
 
+    #: ``changed_paths`` as a set: a membership test on the list was quadratic on 50,000 new files.
+    _noted: set[str] = field(default_factory=set, repr=False, compare=False)
+
     @property
     def complete(self) -> bool:
         return self.pending == 0
+
+    def note_changed(self, path: str) -> None:
+        """Add ``path`` to ``changed_paths`` once."""
+        if path not in self._noted:
+            self._noted.add(path)
+            self.changed_paths.append(path)
 
 
 class SessionStore:
@@ -143,9 +162,22 @@ class SessionStore:
     (``$AGENTSESSION_CACHE_DIR`` or ``~/.cache/agentsession``; the
     ``AGENTSESSION_NO_CACHE`` variable turns it off), a directory, or a
     :class:`~agent_session.cache.SummaryCache`. ``workers``: processes for a
-    large initial parse (None: one per available core; 0 or 1: parse here).
+    large initial parse (None: decided per parse, only as many as cores are
+    free, see :func:`~agent_session.workers.free_cores`; 0 or 1: parse here;
+    2 or more: that many, whatever the load).
     ``watch``: follow the session trees with a file watcher (``watchfiles``)
     and let ``refresh()`` look only at what it reported, as with ``changed=``.
+    ``summary_scan`` (with ``follow=False``): first parses use the
+    summary scanners (:func:`~agent_session.workers.cold_scan`): the summary
+    without ``files`` (the paths tool calls touch), which :meth:`detail`
+    fills; a scanned file's first change re-parses it fully. Off by default:
+    today's exact scanners are no faster than the full parse (see
+    ``benchmarks/RESULTS.md``), so they only pay where ``files`` is not wanted.
+    ``follow``: whether first parses keep their parser so a later append is
+    read incrementally (None, the default, and True: yes). ``False`` is for
+    one-shot commands (``list``, ``show``): only summaries are kept (50,000
+    parsers were most of a cold ``list``'s memory), workers ship no parser
+    state, and a file that changes later is parsed again from zero.
 
     Two public dicts, by path, say what is *not* in :meth:`sessions` and why,
     so nothing under the homes is dropped silently: ``errors`` holds what could
@@ -169,6 +201,8 @@ class SessionStore:
         workers: int | None = None,
         parallel_min_bytes: int = PARALLEL_MIN_BYTES,
         watch: bool = False,
+        summary_scan: bool = False,
+        follow: bool | None = None,
     ) -> None:
         self.homes = homes if homes is not None else AgentHomes.resolve()
         self.agents = frozenset(agents) if agents is not None else frozenset(AgentType)
@@ -181,13 +215,15 @@ class SessionStore:
         #: Paths the last walk skipped (kept in ``skipped`` too).
         self._walk_skips: set[str] = set()
         self._sessions: list[AgentSession] | None = None
-        self._index = _SessionIndex()
+        self._index = SessionIndex()
         #: Paths whose summary may have changed since the index last looked.
         self._stale: set[str] = set()
         self._lock = threading.RLock()
-        self.workers = _available_cores() if workers is None else max(0, workers)
+        #: None: decided per parse from the free cores; else a fixed number of processes.
+        self._workers_fixed = workers is not None
+        self.workers = available_cores() if workers is None else max(0, workers)
         self.parallel_min_bytes = parallel_min_bytes
-        self._tree = _TreeState()
+        self._tree = TreeState()
         self._discoveries = 0
         self._roots: tuple[str, ...] | None = None
         #: Paths the last walk could not list (kept in ``errors`` too).
@@ -195,16 +231,21 @@ class SessionStore:
         self._last_full_stat = 0.0
         #: Files waiting for their first parse, with the stat that queued them.
         self._pending: dict[str, os.stat_result] = {}
-        self._pool: cf.Executor | None = None
+        self._pool: WorkerPool | None = None
         #: Batches handed to workers, with the tracked files they were taken from.
-        self._jobs: dict[cf.Future[list[ScanResult]], list[TrackedFile]] = {}
+        self._jobs: dict[cf.Future[list[ScanTuple]], list[TrackedFile]] = {}
+        #: Why worker batches failed (most recent last, at most ``MAX_WORKER_ERRORS``).
+        self.worker_errors: list[str] = []
+        self.summary_scan = summary_scan
+        self._follow = follow
         #: Paths taken from the cache in the current refresh (changed, but nothing new to save).
         self._from_cache: set[str] = set()
         self.cache = _make_cache(cache, self.homes, self.agents)
         self._cache_entries: dict[str, CacheEntry] | None = None
         self._cache_dirty = False
         self._cache_attempted_at: float | None = None
-        self._watcher = _Watcher(list(self._tree_roots())) if watch else None
+        self._watcher = Watcher(list(self._tree_roots())) if watch else None
+        self._no_watcher = threading.Event()  # never set: wait_for_change's sleep without a watcher
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, *, budget: float | None = None, changed: Iterable[str] | None = None) -> RefreshStats:
@@ -286,6 +327,19 @@ class SessionStore:
                     continue  # the common case, kept to one stat and four comparisons
             self._update(tracked, stats)
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for the file watcher to see a change under a session tree.
+
+        True when it did: a caller (the monitor, ``agentsession watch``) then
+        refreshes early instead of running a watcher of its own. Without a
+        watcher (``watch=False``) this just waits and returns False.
+        """
+        w = self._watcher
+        if w is None:
+            self._no_watcher.wait(timeout)
+            return False
+        return w.wait_for_change(timeout)
+
     def _watcher_hints(self) -> set[str] | None:
         """What the watcher saw since the last call, once it can be trusted (else None: full pass)."""
         w = self._watcher
@@ -329,18 +383,13 @@ class SessionStore:
             if path in self._files:
                 if not os.path.exists(path):
                     return True
-            elif path.startswith(roots) or os.path.basename(path) in _MAPPING_FILES:
+            elif path.startswith(roots) or os.path.basename(path) in MAPPING_FILES:
                 return True
         return False
 
     def _tree_roots(self) -> tuple[str, ...]:
         if self._roots is None:
-            self._roots = tuple(
-                os.path.join(root, sub)
-                for agent in self.agents
-                for root in self.homes.roots(agent)
-                for sub, _depth in _SESSION_TREES.get(agent, ())
-            )
+            self._roots = tree_roots(self.homes, self.agents)
         return self._roots
 
     def _discover(self, stats: RefreshStats) -> list[SessionFile] | None:
@@ -387,7 +436,7 @@ class SessionStore:
                 # Same path, new facts (e.g. a Gemini project mapping appeared): start over.
                 stats.changed += 1
                 if tracked.ready:
-                    stats.changed_paths.append(key)
+                    stats.note_changed(key)
             self._detail.pop(key, None)
             tracked = self._files[key] = TrackedFile(sf)
             self._queue(tracked, stats)
@@ -402,7 +451,7 @@ class SessionStore:
                 self.skipped.pop(key, None)
             stats.removed += 1
             if was_ready:
-                stats.changed_paths.append(key)
+                stats.note_changed(key)
 
     def _queue(self, tracked: TrackedFile, stats: RefreshStats) -> None:
         """A new file: take it from the cache when it matches, else queue its first parse."""
@@ -417,7 +466,7 @@ class SessionStore:
             cursor = FileCursor(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, entry.offset)
             tracked.adopt(cursor, entry.session, tail_fed=entry.tail_fed, stat_ns=stat_ns)
             stats.cache_hits += 1
-            stats.changed_paths.append(tracked.path)
+            stats.note_changed(tracked.path)
             self._from_cache.add(tracked.path)
             return
         self._pending[tracked.path] = st
@@ -434,18 +483,17 @@ class SessionStore:
         if stats is not None:
             if tracked.path in self.errors:
                 del self.errors[tracked.path]
-                stats.changed_paths.append(tracked.path)
+                stats.note_changed(tracked.path)
             if read or (tracked.parser is not None and tracked.parser.dirty):
                 stats.files_read += 1
                 stats.bytes_read += read
-                if tracked.path not in stats.changed_paths:
-                    stats.changed_paths.append(tracked.path)
+                stats.note_changed(tracked.path)
 
     def _fail(self, tracked: TrackedFile, exc: BaseException, stats: RefreshStats) -> None:
         msg = f"{type(exc).__name__}: {exc}"
         tracked.error = msg
         if self.errors.get(tracked.path) != msg:
-            stats.changed_paths.append(tracked.path)
+            stats.note_changed(tracked.path)
         self.errors[tracked.path] = msg
         stats.errors += 1
 
@@ -461,75 +509,141 @@ class SessionStore:
         queued.sort(key=lambda p: self._pending[p].st_mtime_ns, reverse=True)
         if budget is None:
             todo = sum(self._pending[p].st_size for p in queued)
-            if self._parallel_ok(todo):
-                self._submit(_by_size(queued, self._pending), BATCH_BYTES)
-                self._harvest(stats, wait=True)
-                self._parse_here(queued, stats)  # what a worker could not do
+            n = self._worker_count(todo, beside_caller=True)
+            if n:
+                self._parse_beside_workers(by_size(queued, self._pending), n, stats)
             else:
                 self._parse_here(queued, stats)
-                self._harvest(stats, wait=True)  # background work from an earlier budgeted call
+            self._harvest(stats, wait=True)  # also background work from an earlier budgeted call
+            self._parse_here(queued, stats)  # what a worker could not do
             return
         deadline = started + budget
         rest = self._parse_here(queued, stats, deadline)
         if rest:
             todo = sum(self._pending[p].st_size for p in rest)
-            if self.workers >= 1 and todo >= self.parallel_min_bytes:
-                self._submit(rest, BACKGROUND_BATCH_BYTES)  # newest first, in the background
+            n = self._worker_count(todo, beside_caller=False)
+            if n:
+                self._submit(rest, BACKGROUND_BATCH_BYTES, n)  # newest first, in the background
+
+    def _parse_beside_workers(self, paths: list[str], n: int, stats: RefreshStats) -> None:
+        """Hand ``paths`` (largest first) to ``n`` workers and parse from the other end here.
+
+        The caller is not idle while the pool works: it takes the batches at
+        the end of the queue (the small files) for itself, each one a worker
+        has not started yet (a cancelled future), until the two meet.
+        """
+        futures = self._submit(paths, BATCH_BYTES, n)
+        for fut in reversed(futures):
+            if not fut.cancel():
+                continue  # running or done: the worker's
+            batch = self._jobs.pop(fut, [])
+            self._parse_here([t.path for t in batch if self._files.get(t.path) is t], stats)
 
     def _parse_here(self, paths: list[str], stats: RefreshStats, deadline: float | None = None) -> list[str]:
         """Parse in this process until ``deadline``; returns the paths left."""
+        now = time.time()
         for i, path in enumerate(paths):
             if deadline is not None and i and time.perf_counter() >= deadline:
                 return paths[i:]
-            if self._pending.pop(path, None) is None:
+            st = self._pending.pop(path, None)
+            if st is None:
                 continue
             tracked = self._files.get(path)
             if tracked is None:
                 continue
-            self._update(tracked, stats)
-            if tracked.ready and tracked.path not in stats.changed_paths:
-                stats.changed_paths.append(tracked.path)
+            keep = self._wants_state(st, now)
+            if self.summary_scan and not keep:
+                self._scan(tracked, stats)
+            else:
+                self._update(tracked, stats)
+                if not keep:
+                    _drop_parser(tracked)
+            if tracked.ready:
+                stats.note_changed(tracked.path)
         return []
 
-    def _parallel_ok(self, todo_bytes: int) -> bool:
-        return self.workers >= 2 and todo_bytes >= self.parallel_min_bytes
+    def _wants_state(self, st: os.stat_result, now: float) -> bool:
+        """Keep a full parser for this file (so its appends are read incrementally).
+
+        Not for a one-shot store (``follow=False``): its files get the
+        summary only (scanned with ``summary_scan``); should one change after
+        all, it is parsed again from zero. ``st`` and ``now`` leave room for a
+        per-file rule (e.g. only files written lately).
+        """
+        return self._follow is not False
+
+    def _scan(self, tracked: TrackedFile, stats: RefreshStats) -> None:
+        try:
+            read = cold_scan(tracked)
+        except (OSError, ValueError) as exc:
+            self._fail(tracked, exc, stats)
+            return
+        if tracked.path in self.errors:
+            del self.errors[tracked.path]
+        stats.files_read += 1
+        stats.bytes_read += read
+        if tracked.file.append_only:
+            stats.scanned += 1
+        stats.note_changed(tracked.path)
+
+    def _worker_count(self, todo_bytes: int, *, beside_caller: bool) -> int:
+        """Worker processes for ``todo_bytes`` of first parses (0: parse here).
+
+        A fixed ``workers=`` is taken as given (2 or more). Otherwise workers
+        are used only when more than one core is free (affinity minus load),
+        one per further free core when the caller parses too.
+        """
+        if todo_bytes < self.parallel_min_bytes or self.workers < (2 if beside_caller else 1):
+            return 0
+        if self._workers_fixed:
+            return min(self.workers, 32) - (1 if beside_caller else 0)
+        free = free_cores()
+        if free <= 1.0:
+            return 0
+        n = min(self.workers, max(2, round(free)), 32)
+        return n - 1 if beside_caller else n
 
     def _in_jobs(self) -> set[str]:
         return {t.path for batch in self._jobs.values() for t in batch}
 
-    def _submit(self, paths: list[str], batch_bytes: int) -> None:
-        pool = self._ensure_pool()
-        for batch in _batches(paths, self._pending, batch_bytes):
+    def _submit(self, paths: list[str], batch_bytes: int, n: int) -> list[cf.Future[list[ScanTuple]]]:
+        pool = self._ensure_pool(n)
+        now = time.time()
+        out: list[cf.Future[list[ScanTuple]]] = []
+        for batch in batches(paths, self._pending, batch_bytes, BATCH_FILES):
             tracked = [self._files[p] for p in batch]
-            files = [t.file for t in tracked]
-            if isinstance(pool, _SubprocessPool):
-                fut = pool.submit(pool.scan, files)
-            else:
-                fut = pool.submit(scan_files, files)
+            keep = [self._wants_state(self._pending[p], now) for p in batch]
+            fut = pool.submit([t.file for t in tracked], keep, self.summary_scan)
             self._jobs[fut] = tracked
+            out.append(fut)
+        return out
 
-    def _ensure_pool(self) -> cf.Executor:
+    def _ensure_pool(self, n: int) -> WorkerPool:
         if self._pool is None:
-            n = max(1, min(self.workers, 32))
-            if _can_fork():
-                ctx = multiprocessing.get_context("fork")
-                self._pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx)
-            else:
-                self._pool = _SubprocessPool(n)
+            self._pool = WorkerPool(max(1, n))
         return self._pool
 
     def _harvest(self, stats: RefreshStats, *, wait: bool) -> None:
-        """Take in what workers finished (all of it with ``wait``); shut the pool down when idle."""
+        """Take in what workers finished (all of it with ``wait``); shut the pool down when idle.
+
+        A batch that failed (a worker died or raised) is counted in
+        ``stats.worker_failures``, its reason kept in ``worker_errors``, and
+        its files are parsed here.
+        """
         if not self._jobs:
             return
-        done: Iterator[cf.Future[list[ScanResult]]]
-        done = cf.as_completed(list(self._jobs)) if wait else iter([f for f in list(self._jobs) if f.done()])
+        done: Iterable[cf.Future[list[ScanTuple]]]
+        done = cf.as_completed(list(self._jobs)) if wait else [f for f in list(self._jobs) if f.done()]
         for fut in done:
             batch = self._jobs.pop(fut)
-            try:
-                results = fut.result()
-            except Exception:
-                results = []
+            results: list[ScanTuple] = []
+            if not fut.cancelled():
+                try:
+                    results = fut.result()
+                except Exception as exc:
+                    stats.worker_failures += 1
+                    self.worker_errors.append(f"{type(exc).__name__}: {exc}"[:500])
+                    del self.worker_errors[:-MAX_WORKER_ERRORS]
             self._adopt_results(results, {t.path: t for t in batch}, stats)
             left = [t.path for t in batch if t.path in self._pending and self._files.get(t.path) is t]
             if left:
@@ -539,22 +653,25 @@ class SessionStore:
             self._pool = None
 
     def _adopt_results(
-        self, results: list[ScanResult], submitted: dict[str, TrackedFile], stats: RefreshStats
+        self, results: list[ScanTuple], submitted: dict[str, TrackedFile], stats: RefreshStats
     ) -> None:
-        ok = [r for r in results if r.snapshot is not None]
-        sessions = _decode_snapshots([r.snapshot for r in ok if r.snapshot is not None])
-        for r, snap in zip(ok, sessions, strict=True):
-            tracked = self._files.get(r.path)
-            if r.path not in self._pending or tracked is None or tracked is not submitted.get(r.path):
+        sessions = decode_results([r[8] for r in results])
+        for r, snap in zip(results, sessions, strict=True):
+            path, dev, ino, size, mtime_ns, offset, tail_fed, stat_ns, _data, state = r
+            tracked = self._files.get(path)
+            if path not in self._pending or tracked is None or tracked is not submitted.get(path):
                 continue  # vanished, replaced or already parsed meanwhile: the worker's result is moot
             if snap is None:
                 continue  # left pending: parsed here by the caller
-            del self._pending[r.path]
-            tracked.adopt(r.cursor, snap, state=r.state, tail_fed=r.tail_fed, stat_ns=r.stat_ns)
+            del self._pending[path]
+            cursor = FileCursor(dev, ino, size, mtime_ns, offset)
+            tracked.adopt(cursor, snap, state=state, tail_fed=tail_fed, stat_ns=stat_ns)
             stats.parsed_by_workers += 1
+            if state is None and tracked.file.append_only:
+                stats.scanned += 1
             stats.files_read += 1
-            stats.bytes_read += r.cursor.offset
-            stats.changed_paths.append(r.path)
+            stats.bytes_read += offset
+            stats.note_changed(path)
 
     def close(self) -> None:
         """Stop background workers and the watcher, write the cache if it is due.
@@ -771,429 +888,23 @@ class SessionStore:
             return [t.file for t in self._files.values()]
 
 
-# ------------------------------------------------------------------ session index
-_Key = tuple[AgentType, str]
+def _drop_parser(tracked: TrackedFile) -> None:
+    """Keep only the summary of a parsed file, as if it came from the cache.
 
-
-class _SessionIndex:
-    """One session per ``(agent, id)`` with subagent usage rolled up, updated per changed file.
-
-    A refresh that touched one file costs the index that file, its session
-    and its parent, not a pass over the whole history. Several files may hold
-    one session id (a Gemini ``.jsonl`` beside its legacy ``.json``, a copy in
-    an old project folder): the one with the highest discovery priority, then
-    the latest activity, then the smallest path wins.
+    A one-shot command never reads the file again, and 50,000 live parsers
+    were most of its memory; should the file change after all (a store that
+    turns out to live on), it is parsed again from zero.
     """
-
-    def __init__(self) -> None:
-        self._candidates: dict[_Key, dict[str, tuple[tuple[int, int], AgentSession]]] = {}
-        self._key_of: dict[str, _Key] = {}
-        self._winner: dict[_Key, AgentSession] = {}
-        self._children: dict[_Key, set[_Key]] = {}
-        self._parent_of: dict[_Key, _Key] = {}
-        self._final: dict[_Key, AgentSession] = {}
-        #: ``(sort key, key)`` of every final session, kept sorted (most recent first).
-        self._order: list[tuple[tuple[int, str, str], _Key]] = []
-        self._sort_key: dict[_Key, tuple[int, str, str]] = {}
-        self._ordered: list[AgentSession] | None = None
-        #: Filling an empty index at once (``put_many``): the order is sorted once at the end.
-        self._bulk = False
-
-    def put(self, path: str, priority: int, snap: AgentSession) -> None:
-        key = (snap.agent_type, snap.session_id)
-        self.drop(path, settle=key != self._key_of.get(path))
-        self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
-        self._key_of[path] = key
-        self._settle(key)
-
-    def put_many(self, items: list[tuple[str, int, AgentSession]]) -> None:
-        """``put`` for each of ``(path, priority, snapshot)``; on an empty index, in one pass.
-
-        A start from the cache hands over every session at once: settling each
-        key once and sorting once at the end avoids inserting 50,000 times into
-        a sorted list (each insert shifts half of it).
-        """
-        if self._key_of or len(items) < 256:
-            for path, priority, snap in items:
-                self.put(path, priority, snap)
-            return
-        for path, priority, snap in items:
-            key = (snap.agent_type, snap.session_id)
-            self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
-            self._key_of[path] = key
-        self._bulk = True
-        try:
-            for key in list(self._candidates):
-                self._settle(key)
-        finally:
-            self._bulk = False
-        self._order = sorted((sk, key) for key, sk in self._sort_key.items())
-        self._ordered = None
-
-    def drop(self, path: str, *, settle: bool = True) -> None:
-        key = self._key_of.pop(path, None)
-        if key is None:
-            return
-        group = self._candidates.get(key)
-        if group is not None:
-            group.pop(path, None)
-            if not group:
-                del self._candidates[key]
-        if settle:
-            self._settle(key)
-
-    def _settle(self, key: _Key) -> None:
-        """Pick the key's winner again and redo the roll-ups it takes part in."""
-        group = self._candidates.get(key)
-        old_parent = self._parent_of.pop(key, None)
-        if old_parent is not None:
-            kids = self._children.get(old_parent)
-            if kids is not None:
-                kids.discard(key)
-                if not kids:
-                    del self._children[old_parent]
-        if not group:
-            self._winner.pop(key, None)
-            self._set_final(key, None)
-        else:
-            best = min(group.items(), key=lambda kv: (-kv[1][0][0], -kv[1][0][1], kv[0]))[1][1]
-            self._winner[key] = best
-            if best.parent_session_id:
-                parent = (best.agent_type, best.parent_session_id)
-                self._parent_of[key] = parent
-                self._children.setdefault(parent, set()).add(key)
-            self._roll_up(key)
-        for affected in {old_parent, self._parent_of.get(key)}:
-            if affected is not None and affected in self._winner:
-                self._roll_up(affected)
-        self._ordered = None
-
-    def _roll_up(self, key: _Key) -> None:
-        s = self._winner[key]
-        kids = [self._winner[k] for k in self._children.get(key, ()) if k in self._winner]
-        if kids:
-            rolled = TokenUsage()
-            for k in kids:
-                rolled.add(k.usage)
-            s = s.model_copy(
-                update={"subagent_usage": rolled, "subagent_ids": sorted(k.session_id for k in kids)}
-            )
-        self._set_final(key, s)
-
-    def _set_final(self, key: _Key, s: AgentSession | None) -> None:
-        old = self._sort_key.pop(key, None)
-        if old is not None and not self._bulk:
-            i = bisect.bisect_left(self._order, (old, key))
-            if i < len(self._order) and self._order[i] == (old, key):
-                del self._order[i]
-        if s is None:
-            self._final.pop(key, None)
-            return
-        self._final[key] = s
-        # Most recently active first; ties by agent, then id, so the order never flickers.
-        sk = (-(s.last_activity_ms or 0), s.agent_type.value, s.session_id)
-        self._sort_key[key] = sk
-        if not self._bulk:
-            bisect.insort(self._order, (sk, key))
-
-    def ordered(self) -> list[AgentSession]:
-        if self._ordered is None:
-            final = self._final
-            self._ordered = [final[k] for _, k in self._order]
-        return self._ordered
-
-
-# ------------------------------------------------------------------ workers
-@dataclass
-class ScanResult:
-    """One file parsed by a worker: its summary as IR JSON and its pickled parser."""
-
-    path: str
-    cursor: FileCursor
-    tail_fed: bool
-    stat_ns: int
-    snapshot: bytes | None
-    state: bytes | None
-
-
-def scan_files(files: list[SessionFile]) -> list[ScanResult]:
-    """Parse files from zero (in a worker process). Files that fail are left to the caller.
-
-    The summary travels as JSON (validated in one pass by the store, faster
-    than unpickling models); the parser travels pickled and is only unpickled
-    if the file changes again.
-    """
-    out: list[ScanResult] = []
-    for sf in files:
-        tracked = TrackedFile(sf)
-        try:
-            tracked.update()
-            snap = tracked.snapshot()
-            data = snap.__pydantic_serializer__.to_json(snap, exclude_computed_fields=True)
-            state = tracked.export_state()
-        except Exception:
-            continue
-        out.append(ScanResult(tracked.path, tracked.cursor, tracked.tail_fed, tracked.stat_ns, data, state))
-    return out
-
-
-_SESSIONS = TypeAdapter(list[AgentSession])
-
-
-def _decode_snapshots(blobs: list[bytes]) -> list[AgentSession | None]:
-    if not blobs:
-        return []
-    try:
-        return list(_SESSIONS.validate_json(b"[" + b",".join(blobs) + b"]"))
-    except ValidationError:
-        out: list[AgentSession | None] = []
-        for b in blobs:
-            try:
-                out.append(AgentSession.model_validate_json(b))
-            except ValidationError:
-                out.append(None)
-        return out
-
-
-def _by_size(paths: list[str], stats: dict[str, os.stat_result]) -> list[str]:
-    """Largest first, so the last batches to finish are the small ones (workers end together)."""
-    return sorted(paths, key=lambda p: stats[p].st_size, reverse=True)
-
-
-def _batches(paths: list[str], stats: dict[str, os.stat_result], limit: int) -> Iterator[list[str]]:
-    """Batches of about ``limit`` bytes, and of at most ``BATCH_FILES`` files.
-
-    Small files cost more per byte (a summary, a price and a pickle each), so
-    a byte limit alone would leave one large batch of them for the end.
-    """
-    batch: list[str] = []
-    size = 0
-    for p in paths:
-        batch.append(p)
-        size += stats[p].st_size
-        if size >= limit or len(batch) >= BATCH_FILES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
-
-
-def _available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-#: How often a watcher checks that its tree is still the one it watches (and
-#: whether a missing tree has appeared): watching resumes within about this long.
-WATCH_CHECK_SECONDS = 0.25
-
-
-class _Watcher:
-    """Paths changed under the session trees, collected by one ``watchfiles`` thread per tree.
-
-    A watch is tied to the directory it was armed on: when a tree is deleted
-    (or replaced, e.g. an agent home removed and created again) it would go
-    on reporting nothing. So each thread checks, every ``WATCH_CHECK_SECONDS``,
-    that its tree is still the same directory (device and inode); when it is
-    gone it polls for it, and when it is back (or was replaced) it arms a new
-    watch and then reports the tree's own path, which tells the store to walk
-    it and stat its files: what happened before the new watch was in place is
-    not lost. A tree that does not exist yet is polled for the same way.
-
-    ``ready_at`` is set once every tree is watched or known to be missing;
-    ``drain()`` returns None until then, and for good if a watch fails for
-    another reason (too many watches…), and the store then stats every file
-    as if there were no watcher.
-    """
-
-    def __init__(self, paths: list[str]) -> None:
-        self.ready_at: float | None = None
-        self.error: str | None = None
-        self._changes: set[str] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._waiting = len(paths)
-        self._threads = [
-            threading.Thread(target=self._follow, args=(p,), name="agentsession-watch", daemon=True)
-            for p in paths
-        ]
-        for t in self._threads:
-            t.start()
-
-    def _follow(self, root: str) -> None:
-        """Watch ``root`` for as long as the store lives, re-arming whenever it is a new directory."""
-        first = True
-        while not self._stop.is_set():
-            ident = _dir_identity(root)
-            if ident is None:
-                if first:
-                    first = False
-                    self._one_ready()
-                self._stop.wait(WATCH_CHECK_SECONDS)
-                continue
-            try:
-                self._watch(root, ident, first)
-            except Exception as exc:
-                if _dir_identity(root) == ident:  # not a tree that vanished under the watch: give up
-                    self._fail(exc)
-                    return
-            if first:
-                first = False
-                self._one_ready()
-            self._note(root)  # gone or replaced: the store walks it again
-
-    def _watch(self, root: str, ident: tuple[int, int], first: bool) -> None:
-        """Collect changes under ``root`` until it is no longer the directory ``ident`` names."""
-        import watchfiles
-
-        armed = False
-        for changes in watchfiles.watch(
-            root,
-            watch_filter=None,
-            debounce=50,
-            step=20,
-            stop_event=self._stop,
-            rust_timeout=int(WATCH_CHECK_SECONDS * 1000),
-            yield_on_timeout=True,
-            raise_interrupt=False,
-        ):
-            if not armed:
-                armed = True
-                if first:
-                    self._one_ready()
-                else:
-                    self._note(root)  # watching again: what happened meanwhile was not seen
-            if changes:
-                with self._lock:
-                    self._changes.update(path for _change, path in changes)
-            if _dir_identity(root) != ident:
-                return
-
-    def _one_ready(self) -> None:
-        with self._lock:
-            self._waiting -= 1
-            if self._waiting == 0 and self.error is None:
-                self.ready_at = time.monotonic()
-
-    def _note(self, path: str) -> None:
-        with self._lock:
-            self._changes.add(path)
-
-    def _fail(self, exc: BaseException) -> None:
-        with self._lock:
-            self.error = f"{type(exc).__name__}: {exc}"
-            self.ready_at = None
-
-    def drain(self) -> set[str] | None:
-        with self._lock:
-            if self.ready_at is None:
-                return None
-            out, self._changes = self._changes, set()
-        return out
-
-    def close(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            if t.is_alive():
-                t.join(5)
-
-
-def _dir_identity(path: str) -> tuple[int, int] | None:
-    """``(device, inode)`` of a directory, or None when there is none at ``path``."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino) if S_ISDIR(st.st_mode) else None
-
-
-def _can_fork() -> bool:
-    """Fork workers only from a single-threaded process: instant, with every module inherited.
-
-    Forking a process that runs other threads (a UI, a file watcher, the
-    refresh thread itself) can copy a lock some thread holds into the child;
-    such a process gets :class:`_SubprocessPool` workers instead.
-    """
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
-
-
-class _SubprocessPool(cf.ThreadPoolExecutor):
-    """Worker interpreters started with ``subprocess`` and fed batches over pipes.
-
-    Safe to start from any thread (unlike ``fork``) and, unlike the
-    ``spawn``/``forkserver`` start methods, it never re-imports the caller's
-    main module (a UI). Each pool thread owns one child
-    (``python -c "…_worker_main()"``) and hands it one batch at a time:
-    length-prefixed pickles both ways. A child that dies fails its batch,
-    which the store then parses itself.
-    """
-
-    def __init__(self, workers: int) -> None:
-        super().__init__(max_workers=workers, thread_name_prefix="agentsession-scan")
-        self._local = threading.local()
-        self._children: list[subprocess.Popen[bytes]] = []
-        self._children_lock = threading.Lock()
-
-    def scan(self, files: list[SessionFile]) -> list[ScanResult]:
-        child: subprocess.Popen[bytes] | None = getattr(self._local, "child", None)
-        if child is None or child.poll() is not None:
-            child = self._local.child = self._start_child()
-        assert child.stdin is not None and child.stdout is not None
-        payload = pickle.dumps(files, protocol=pickle.HIGHEST_PROTOCOL)
-        child.stdin.write(len(payload).to_bytes(8, "little") + payload)
-        child.stdin.flush()
-        head = child.stdout.read(8)
-        if len(head) < 8:
-            raise RuntimeError("scan worker exited")
-        data = child.stdout.read(int.from_bytes(head, "little"))
-        results: list[ScanResult] = pickle.loads(data)
-        return results
-
-    def _start_child(self) -> subprocess.Popen[bytes]:
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-        child = subprocess.Popen(
-            [sys.executable, "-c", "from agent_session.store import _worker_main; _worker_main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,  # never onto a UI's terminal
-            env=env,
-        )
-        with self._children_lock:
-            self._children.append(child)
-        return child
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        super().shutdown(wait=wait, cancel_futures=cancel_futures)
-        with self._children_lock:
-            children, self._children = self._children, []
-        for child in children:
-            with contextlib.suppress(OSError):
-                if child.stdin is not None:
-                    child.stdin.close()  # end of input: the child exits
-            if wait:
-                try:
-                    child.wait(5)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-
-
-def _worker_main() -> None:
-    """The loop of a :class:`_SubprocessPool` child: a batch of files in, their results out."""
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write into the result stream
-    while True:
-        head = inp.read(8)
-        if len(head) < 8:
-            return
-        files = pickle.loads(inp.read(int.from_bytes(head, "little")))
-        data = pickle.dumps(scan_files(files), protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(len(data).to_bytes(8, "little") + data)
-        out.flush()
+    if tracked.parser is None or tracked.error is not None or tracked.tail_len:
+        return  # nothing to drop, or a torn line the next refresh must finish from the parser
+    snap = tracked.snapshot()
+    c = tracked.cursor
+    tracked.adopt(
+        FileCursor(c.dev, c.ino, c.size, c.mtime_ns, c.offset),
+        snap,
+        tail_fed=tracked.tail_fed,
+        stat_ns=tracked.stat_ns,
+    )
 
 
 def _make_cache(
@@ -1208,71 +919,3 @@ def _make_cache(
     roots = [r for agent in AgentType for r in homes.roots(agent)]
     scope = [f"{a.value}={r}" for a in sorted(agents) for r in homes.roots(a)]
     return SummaryCache(None if cache is True else cache, scope=scope, forbidden=roots)
-
-
-# --------------------------------------------------------------- directories
-class _TreeState:
-    """Mtimes of the directories that hold session files, to skip discovery when none changed.
-
-    Creating, renaming or deleting a file changes its directory's mtime; the
-    walk also records the small mapping files discovery reads. A directory
-    whose mtime is within ``_RACY_NS`` of the walk is re-checked by walking
-    again (a change in the same timestamp tick would not show).
-    """
-
-    def __init__(self) -> None:
-        self._mtimes: dict[str, int] | None = None
-        self._racy = False
-
-    def changed(self) -> bool:
-        if self._mtimes is None or self._racy:
-            return True
-        for path, mtime in self._mtimes.items():
-            try:
-                current = os.stat(path).st_mtime_ns
-            except OSError:
-                current = -1
-            if current != mtime:
-                return True
-        return False
-
-    def record(self, homes: AgentHomes, agents: frozenset[AgentType]) -> None:
-        now = time.time_ns()
-        mtimes: dict[str, int] = {}
-        for agent in AgentType:
-            if agent not in agents:
-                continue
-            for root in homes.roots(agent):
-                _stat_into(str(root), mtimes)  # a home that appears later shows as a change
-                for name in _MAPPING_FILES:
-                    _stat_into(os.path.join(root, name), mtimes)
-                for sub, depth in _SESSION_TREES.get(agent, ()):
-                    _walk_dirs(os.path.join(root, sub), depth, mtimes)
-        self._mtimes = mtimes
-        self._racy = any(m >= 0 and now - m < _RACY_NS for m in mtimes.values())
-
-
-def _stat_into(path: str, out: dict[str, int]) -> None:
-    try:
-        out[path] = os.stat(path).st_mtime_ns
-    except OSError:
-        out[path] = -1
-
-
-def _walk_dirs(folder: str, depth: int, out: dict[str, int]) -> None:
-    try:
-        out[folder] = os.stat(folder).st_mtime_ns
-        it = os.scandir(folder)
-    except OSError:
-        out.setdefault(folder, -1)
-        return
-    with it:
-        entries = list(it)
-    for entry in entries:
-        try:
-            if entry.name in _MAPPING_FILES:
-                out[entry.path] = entry.stat().st_mtime_ns
-            elif depth > 0 and entry.is_dir():
-                _walk_dirs(entry.path, depth - 1, out)
-        except OSError:
-            continue

@@ -156,6 +156,7 @@ def probe_list(home: str, cache: str, workers: str) -> dict[str, Any]:
         AgentHomes.resolve(home),
         cache=cache if cache != "-" else None,
         workers=None if workers == "auto" else int(workers),
+        follow=False,  # a one-shot command: no parser kept or shipped per file
     )
     stats = store.refresh()
     sessions = store.sessions()

@@ -92,7 +92,13 @@ def test_show_unknown_and_ambiguous_ids_exit_2(tmp_path: Path, capsys: pytest.Ca
     code, _, err = run(["show", "nope", "--home", str(tmp_path)], capsys)
     assert code == 2 and "no session matches 'nope'" in err
     code, _, err = run(["show", "0199aaaa", "--home", str(tmp_path)], capsys)
-    assert code == 2 and "ambiguous" in err
+    assert code == 2
+    # Both display ids are codex:0199aa.effff: the message names the full ids instead.
+    assert err == (
+        "agentsession: '0199aaaa' is ambiguous: it matches 2 sessions: "
+        "codex:0199aaaa-0001-7bbb-8ccc-ddddeeeeffff, codex:0199aaaa-0000-7bbb-8ccc-ddddeeeeffff; "
+        "give more of the id\n"
+    )
 
 
 def test_show_json_includes_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -339,7 +345,7 @@ def test_list_json_names_unreadable_files_on_stderr(
     code, out, err = run(["list", "--no-cache", "--home", str(tmp_path)], capsys)
     assert code == 0
     assert err == f"agentsession: unreadable: {bad}: PermissionError: [Errno 13] Permission denied: '{bad}'\n"
-    assert "0 session(s) with skipped lines, 1 unreadable file(s), 0 skipped file(s)" in out
+    assert "0 sessions with skipped lines, 1 unreadable file, 0 skipped files" in out
 
 
 def test_show_of_an_unreadable_session_says_so(
@@ -360,7 +366,7 @@ def test_show_of_an_unreadable_session_says_so(
     assert code == 2
     assert err == (
         "agentsession: no session matches 'nope-nope' "
-        "(1 unreadable file(s) or folder(s) may hide it: `agentsession doctor`)\n"
+        "(1 unreadable file or folder may hide it: `agentsession doctor`)\n"
     )
 
 

@@ -78,7 +78,7 @@ def test_worker_processes_give_the_same_sessions(home: Path) -> None:
 
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
 def test_append_after_a_worker_parse_reads_only_the_new_bytes(home: Path, agent: str) -> None:
-    store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
+    store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0, follow=True)
     store.refresh()
     path = next(
         f.path
@@ -92,6 +92,26 @@ def test_append_after_a_worker_parse_reads_only_the_new_bytes(home: Path, agent:
     # The worker's parser was handed back pickled: it resumes at the old end of file.
     assert (stats.files_read, stats.bytes_read) == (1, len(line))
     assert stats.changed_paths == [str(path)]
+    assert by_id(store) == cold(home)
+
+
+@pytest.mark.parametrize("agent", ["claude", "codex"])
+def test_one_shot_worker_parse_ships_no_state_and_reparses_on_append(home: Path, agent: str) -> None:
+    store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0, follow=False)
+    stats = store.refresh()
+    assert stats.parsed_by_workers == 10
+    path = next(
+        f.path
+        for f in store.tracked_files()
+        if f.agent_type.value == agent and "subagents" not in str(f.path)
+    )
+    size = os.path.getsize(path)
+    line = one_more_line(agent)
+    with open(path, "ab") as fh:
+        fh.write(line)
+    stats = store.refresh()
+    # No parser came back from the worker: the changed file is parsed again from zero.
+    assert (stats.files_read, stats.bytes_read) == (1, size + len(line))
     assert by_id(store) == cold(home)
 
 
@@ -227,18 +247,19 @@ def test_close_is_safe_and_the_store_stays_usable(home: Path, tmp_path: Path) ->
     assert by_id(store) == cold(home)
 
 
-def test_workers_from_a_threaded_process_are_started_not_forked(home: Path) -> None:
-    """A monitor refreshes on a worker thread: forking it could copy a held lock, so workers are spawned."""
+def test_workers_from_a_threaded_process_come_from_a_fork_server(home: Path) -> None:
+    """A monitor refreshes on a worker thread: forking it could copy a held lock, so no worker is forked from it."""
     stop = threading.Event()
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert not store_mod._can_fork()
         store = SessionStore(AgentHomes.resolve(home), workers=2, parallel_min_bytes=0)
-        first = store.refresh(budget=0)  # background work, from this (non-main) situation
+        first = store.refresh(budget=0)  # background work, from this (threaded) process
+        assert store._pool is not None
+        assert store._pool._executor._mp_context.get_start_method() == "forkserver"
         stats = store.refresh()
         assert first.pending == 9 and stats.pending == 0
-        assert stats.parsed_by_workers == 9
+        assert stats.parsed_by_workers == 9 and stats.worker_failures == 0
         assert by_id(store) == cold(home)
         store.close()
     finally:

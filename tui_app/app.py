@@ -1,7 +1,7 @@
 """``agentsession-top``: which agent burns tokens right now, and what it is doing.
 
 The UI thread never touches files or /proc. One thread worker loops: wait for
-the interval, a file change (watchfiles), ``r`` or a new selection; collect a
+the interval, a file change (the store's watcher), ``r`` or a new selection; collect a
 frozen :class:`~tui_app.monitor.MonitorSnapshot`; post it. The handler diffs
 it against what is shown and updates widgets in place, so cursor, scroll and
 tree expansion survive every refresh, and an unchanged snapshot costs nothing.
@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TextIO
 
@@ -31,11 +32,25 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
-from agent_session import AgentHomes, __version__
+from agent_session import AgentHomes, ToolEvent, __version__
 from agent_session.text import dump_json
 
-from .formatting import fmt_tokens
-from .monitor import DetailView, MatchView, Monitor, MonitorSnapshot, ProcNode, Wakeup, default_probe, flatten
+from .formatting import fmt_cost, fmt_tokens
+from .monitor import (
+    PROCESS_HEADER,
+    WINDOWS,
+    DetailView,
+    MatchView,
+    Monitor,
+    MonitorSnapshot,
+    ProcNode,
+    SessionRow,
+    Wakeup,
+    default_probe,
+    flatten,
+    session_key,
+)
+from .rates import fmt_rate, parse_duration, window_label
 from .widgets import (
     SORT_KEYS,
     DetailPane,
@@ -46,22 +61,48 @@ from .widgets import (
     TotalsBar,
     order_rows,
 )
+from .widgets.screens import SUBAGENT_TOOLS
 from .widgets.sessions import COLUMN_SORT
 
-__all__ = ["MonitorApp", "SnapshotReady", "build_parser", "choose_home", "main"]
+__all__ = [
+    "AlertLimits",
+    "MonitorApp",
+    "SnapshotReady",
+    "alert_crossings",
+    "build_parser",
+    "choose_home",
+    "has_sessions",
+    "main",
+]
 
 INTERVAL_STEPS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 DEMO_BANNER = (
-    "DEMO: no Claude Code, Codex or Gemini data found on this machine, so this shows generated "
+    "DEMO: no Claude Code, Codex or Gemini session found on this machine, so this shows generated "
     "sessions and harmless stand-in processes in a temporary home (removed on exit). "
-    "Use --home DIR to read real data."
+    "Press q to leave; use --home DIR to read real data."
 )
+
+#: Terminals narrower than this get the detail pane below the lists instead of beside them.
+NARROW_WIDTH = 140
+#: … and, when also lower than this, no detail pane until ``d`` asks for it.
+SHORT_HEIGHT = 30
 
 
 #: Actions that only make sense on the main screen.
 _MAIN_ONLY = frozenset(
-    {"filter", "cycle_sort", "reverse_sort", "toggle_tree", "toggle_live", "escape", "help"}
+    {
+        "filter",
+        "cycle_sort",
+        "reverse_sort",
+        "toggle_tree",
+        "toggle_live",
+        "escape",
+        "help",
+        "cycle_window",
+        "toggle_detail",
+        "timeline",
+    }
 )
 
 
@@ -74,6 +115,64 @@ class SnapshotReady(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotReady)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertLimits:
+    """Thresholds of ``--alert-rate``, ``--alert-cost`` and ``--alert-context`` (None: off)."""
+
+    rate_tpm: float | None = None
+    cost_usd: float | None = None
+    context_pct: float | None = None
+
+
+def alert_crossings(
+    rows: Sequence[SessionRow], limits: AlertLimits, above: set[tuple[str, str]]
+) -> list[tuple[str, str, str]]:
+    """Alerts due now: ``(row key, kind, message)`` for each limit a session has just crossed.
+
+    ``above`` holds the (key, kind) pairs over their limit at the last look and
+    is updated in place: a session alerts once per crossing, and again only
+    after it went back under the limit and crossed it anew.
+    """
+    out: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        checks: list[tuple[str, bool, str]] = []
+        if limits.rate_tpm is not None:
+            checks.append(
+                (
+                    "rate",
+                    r.rate_tpm >= limits.rate_tpm,
+                    f"burns {fmt_rate(r.rate_tpm)} (limit {fmt_rate(limits.rate_tpm)})",
+                )
+            )
+        if limits.cost_usd is not None:
+            cost = r.cost_usd or 0.0
+            checks.append(
+                (
+                    "cost",
+                    cost >= limits.cost_usd,
+                    f"cost {fmt_cost(cost)} (limit {fmt_cost(limits.cost_usd)})",
+                )
+            )
+        if limits.context_pct is not None and r.ctx_pct is not None:
+            checks.append(
+                (
+                    "context",
+                    r.ctx_pct >= limits.context_pct,
+                    f"context {r.ctx_pct:.0f}% full (limit {limits.context_pct:g}%)",
+                )
+            )
+        for kind, over, text in checks:
+            if not over:
+                continue
+            seen.add((r.key, kind))
+            if (r.key, kind) not in above:
+                out.append((r.key, kind, f"{r.display_id}: {text}"))
+    above.clear()
+    above.update(seen)
+    return out
 
 
 class RefreshFailed(Message):
@@ -99,7 +198,25 @@ class MonitorApp(App[None]):
             tooltip="Filter by agent, model, cwd or id",
             id="filter",
         ),
-        Binding("s", "cycle_sort", "Sort", tooltip="Sort by tokens → cost → activity → agent", id="sort"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit", id="ctrl-c"),
+        Binding(
+            "s", "cycle_sort", "Sort", tooltip="Sort by rate → tokens → cost → activity → agent", id="sort"
+        ),
+        Binding(
+            "w",
+            "cycle_window",
+            "Window",
+            tooltip="Tokens, cost and totals over: rate window → 5-hour block → today → 7 days → all",
+            id="window",
+        ),
+        Binding("d", "toggle_detail", "Detail", tooltip="Hide or show the detail pane", id="detail"),
+        Binding(
+            "g",
+            "timeline",
+            "Timeline",
+            tooltip="The selected session's requests over time, stacked by bucket, with its running cost",
+            id="timeline",
+        ),
         Binding("S", "reverse_sort", "Reverse", tooltip="Reverse the sort order", id="reverse"),
         Binding("t", "toggle_tree", "Tree/flat", tooltip="Process tree or flat process list", id="tree"),
         Binding("a", "toggle_live", "Live/all", tooltip="Only live sessions, or all sessions", id="live"),
@@ -143,6 +260,7 @@ class MonitorApp(App[None]):
         banner: str | None = None,
         watch: bool = True,
         handle_signals: bool = False,
+        alerts: AlertLimits | None = None,
     ) -> None:
         super().__init__()
         self.monitor = monitor
@@ -151,8 +269,19 @@ class MonitorApp(App[None]):
         self.banner = banner
         self.use_watcher = watch
         self.handle_signals = handle_signals
-        self.sort_key = "tokens"
+        #: A collection slower than this is named in the status line (tests with pinned
+        #: screenshots raise it: a loaded machine must not change the picture).
+        self.slow_refresh_seconds = 1.0
+        self.sort_key = "rate"
         self.sort_reverse = False
+        self.alerts = alerts or AlertLimits()
+        self._above: set[tuple[str, str]] = set()
+        #: Alerts raised so far (row key, kind, message), oldest first; tests read it.
+        self.alert_log: list[tuple[str, str, str]] = []
+        #: Parents whose subagent rows are shown.
+        self.expanded: set[str] = set()
+        #: None: the detail pane follows the terminal size; True/False: ``d`` decided.
+        self.detail_wanted: bool | None = None
         self.filter_text = ""
         self.live_only = False
         self.tree_mode = True
@@ -200,6 +329,7 @@ class MonitorApp(App[None]):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, self.exit)
         self.query_one(SessionsTable).focus()
+        self._apply_layout()
         self._update_status()
         self._refresh_loop()
         if self.use_watcher:
@@ -213,6 +343,19 @@ class MonitorApp(App[None]):
         # Wake the worker threads first, so shutdown never waits for an interval to pass.
         self._stop_workers()
         super().exit(result, return_code, message)
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+
+    def _apply_layout(self) -> None:
+        """Detail beside the lists on wide terminals, below them on narrow ones, hidden if asked."""
+        width, height = self.size
+        narrow = width < NARROW_WIDTH
+        main = self.query_one("#main")
+        main.set_class(narrow, "narrow")
+        wanted = self.detail_wanted
+        show = wanted if wanted is not None else not (narrow and height < SHORT_HEIGHT)
+        self.query_one(DetailPane).display = show
 
     def _stop_workers(self) -> None:
         self._wake.stop()
@@ -244,32 +387,15 @@ class MonitorApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch", name="watch")
     def _watch_files(self) -> None:
-        """Wake the refresh loop early when a session file changes."""
-        paths = self.monitor.watch_paths()
-        if not paths:
-            return
-        try:
-            import watchfiles
-        except ImportError:  # pragma: no cover - a declared dependency
-            return
+        """Wake the refresh loop early when a session file changes.
 
-        def wanted(_change: object, path: str) -> bool:
-            return path.endswith((".jsonl", ".json", ".zst"))
-
-        try:
-            for _changes in watchfiles.watch(
-                *paths,
-                watch_filter=wanted,
-                stop_event=self._stop_watch,
-                debounce=200,
-                rust_timeout=1000,
-                yield_on_timeout=False,
-                raise_interrupt=False,
-            ):
+        The store's file watcher is the only one (one inotify set, not two):
+        this thread only relays what it saw. A store made without a watcher
+        just waits, and the interval refreshes.
+        """
+        while not self._stop_watch.is_set():
+            if self.monitor.store.wait_for_change(0.5):
                 self._wake.request_change()
-        except (OSError, RuntimeError):
-            # Too many watches, a root that vanished…: the interval still refreshes.
-            return
 
     # ------------------------------------------------------------------ snapshots
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
@@ -286,9 +412,21 @@ class MonitorApp(App[None]):
                 self._show_sessions()
             self._show_detail()
             self._update_status()
+        if not snap.detail_only:
+            self._check_alerts(snap)
         self.applied += 1
         if not snap.detail_only:
             self.collections += 1
+
+    def _check_alerts(self, snap: MonitorSnapshot) -> None:
+        """A notification and a bell for each limit a session has just crossed (once per crossing)."""
+        a = self.alerts
+        if a.rate_tpm is None and a.cost_usd is None and a.context_pct is None:
+            return
+        for key, kind, text in alert_crossings(snap.sessions, a, self._above):
+            self.alert_log.append((key, kind, text))
+            self.notify(text, title=f"{kind} alert", severity="warning", timeout=10)
+            self.bell()
 
     def on_refresh_failed(self, message: RefreshFailed) -> None:
         self.last_error = message.error
@@ -301,20 +439,32 @@ class MonitorApp(App[None]):
         tree = self.query_one(ProcessTree)
         roots = snap.roots if self.tree_mode else flatten(snap.roots)
         tree.apply(roots)
-        tree.border_title = f"Processes ({sum(1 for _ in flatten(snap.roots))})" + (
-            "" if self.tree_mode else " flat"
+        agents = len(snap.roots)
+        procs = sum(1 for _ in flatten(snap.roots))
+        tree.border_title = (
+            f"Processes ({agents} live agent{'' if agents == 1 else 's'}, {procs} process{'' if procs == 1 else 'es'})"
+            + ("" if self.tree_mode else " flat")
         )
 
-    def _show_sessions(self) -> None:
+    def _show_sessions(self, force: bool = False) -> None:
         snap = self.snapshot
         if snap is None:
             return
         table = self.query_one(SessionsTable)
-        rows = order_rows(snap.sessions, self.sort_key, self.sort_reverse, self.filter_text, self.live_only)
+        table.expanded = self.expanded
+        rows = order_rows(
+            snap.sessions, self.sort_key, self.sort_reverse, self.filter_text, self.live_only, self.expanded
+        )
         self._visible = [r.key for r in rows]
-        table.apply(rows, self.selected_key)
         on_main = len(self.screen_stack) == 1
-        if (
+        follow_top = on_main and rows and not table.user_moved and not isinstance(self.focused, ProcessTree)
+        if follow_top:
+            # Until the user moves the cursor, the top row (the fastest burner) is the selection.
+            self._select(rows[0].key)
+        table.apply(rows, self.selected_key, force=force)
+        if follow_top:
+            table.scroll_to(y=0, animate=False)
+        elif (
             on_main
             and self.selected_key not in self._visible
             and rows
@@ -323,7 +473,9 @@ class MonitorApp(App[None]):
             # The selection was filtered out (or nothing was selected yet): follow the cursor.
             self._select(table.cursor_key)
         live = sum(1 for r in snap.sessions if r.live)
-        table.border_title = f"Sessions ({len(rows)}/{len(snap.sessions)}, {live} live)"
+        table.border_title = (
+            f"Sessions ({len(rows)} shown of {len(snap.sessions)}, {live} written by live agents)"
+        )
 
     def _show_detail(self) -> None:
         snap = self.snapshot
@@ -339,6 +491,8 @@ class MonitorApp(App[None]):
             home=self.monitor.user_home,
             match=self._match_for(self.selected_key),
             total_cost=row.cost_usd if row is not None else None,
+            row=row,
+            rate_window=window_label("now", snap.rate_window_s),
         )
         for screen in self.screen_stack:
             if isinstance(screen, ToolCallsScreen) and snap.detail is not None:
@@ -354,18 +508,29 @@ class MonitorApp(App[None]):
 
     def _update_status(self) -> None:
         arrow = "↑" if self.sort_reverse else "↓"
-        parts = [f"sort {self.sort_key} {arrow}", "live only" if self.live_only else "all sessions"]
+        snap = self.snapshot
+        window = (
+            snap.window.label
+            if snap is not None and snap.window is not None and snap.window.name == self.monitor.window
+            else window_label(self.monitor.window, self.monitor.rate_window)
+        )
+        parts = [
+            f"window {window}",
+            f"rates per {window_label('now', self.monitor.rate_window)[5:]}",
+            f"sort {self.sort_key} {arrow}",
+        ]
+        if self.live_only:
+            parts.append("live only")
         if self.filter_text:
             parts.append(f"filter {self.filter_text!r}")
         parts.append("⏸ paused" if self.paused else f"every {self.interval:g}s")
-        snap = self.snapshot
         if snap is None:
             parts.append("loading sessions…")
         else:
             if snap.history_pending:
                 done = snap.history_files - snap.history_pending
                 parts.append(f"reading history {done:,}/{snap.history_files:,} files")
-            if snap.collect_seconds > 1.0:
+            if snap.collect_seconds > self.slow_refresh_seconds:
                 parts.append(f"slow refresh {snap.collect_seconds:.1f}s")
             if snap.errors:
                 parts.append(f"{len(snap.errors)} unreadable file(s)")
@@ -438,9 +603,18 @@ class MonitorApp(App[None]):
     def action_help(self) -> None:
         rows = [(b.key_display or b.key, b.tooltip or b.description) for b in self._all_bindings()]
         rows += [
-            ("enter", "Sessions: tool calls of the session · Tool calls: the call's input and output"),
+            (
+                "enter",
+                "Sessions: tool calls of the session · Tool calls: the call's input and output "
+                "(an Agent/Task call: its subagent's session)",
+            ),
             ("esc", "Back from a drill-down; clear the filter"),
-            ("space", "Processes: expand or collapse a process"),
+            ("tab", "Next pane (processes, sessions, detail); shift+tab goes back"),
+            ("space", "Sessions: show or hide subagents · Processes: expand or collapse a process"),
+            ("home/end", "First or last row"),
+            ("k", "Processes: SIGTERM the selected agent tree (asks first)"),
+            ("K", "Processes: SIGKILL the selected agent tree (asks first)"),
+            ("ctrl+c", "Quit"),
             ("ctrl+p", "Command palette (every action)"),
             ("mouse", "Click rows and processes; click a column header to sort by it"),
         ]
@@ -452,7 +626,7 @@ class MonitorApp(App[None]):
 
     def _all_bindings(self) -> Iterable[Binding]:
         for b in self.BINDINGS:
-            if isinstance(b, Binding) and b.id not in ("escape", "next-pane"):
+            if isinstance(b, Binding) and b.id not in ("escape", "next-pane", "ctrl-c"):
                 yield b
 
     def action_filter(self) -> None:
@@ -494,6 +668,91 @@ class MonitorApp(App[None]):
     def _resort(self) -> None:
         self._show_sessions()
         self._update_status()
+
+    def action_cycle_window(self) -> None:
+        """Next window for the Tokens/Cost columns and the totals; the worker recomputes them."""
+        current = self.monitor.window
+        i = WINDOWS.index(current) if current in WINDOWS else len(WINDOWS) - 1
+        self.monitor.window = WINDOWS[(i + 1) % len(WINDOWS)]
+        self._update_status()
+        self._wake.request_refresh()
+
+    def action_timeline(self) -> None:
+        """Full-screen timeline of the session the detail pane shows (its data was loaded by the worker)."""
+        snap = self.snapshot
+        detail = snap.detail if snap is not None else None
+        if detail is None or detail.session is None:
+            self.notify("No session selected yet", severity="warning")
+            return
+        from .widgets.timeline import TimelineScreen  # plotext is loaded on first use only
+
+        self.push_screen(TimelineScreen(detail.session))
+
+    def action_toggle_detail(self) -> None:
+        pane = self.query_one(DetailPane)
+        self.detail_wanted = not pane.display
+        self._apply_layout()
+
+    def toggle_children(self, key: str) -> None:
+        """Show or hide the subagent rows under session ``key`` (nothing for a session without any)."""
+        snap = self.snapshot
+        row = snap.row(key) if snap is not None else None
+        if row is None or not row.children:
+            return
+        if key in self.expanded:
+            self.expanded.discard(key)
+        else:
+            self.expanded.add(key)
+        self._show_sessions(force=True)
+
+    def open_session(self, key: str) -> None:
+        """Drill into another session (a subagent from its parent's Agent/Task call)."""
+        snap = self.snapshot
+        row = snap.row(key) if snap is not None else None
+        if row is not None and row.parent_key is not None:
+            self.expanded.add(row.parent_key)
+            self._show_sessions(force=True)
+        table = self.query_one(SessionsTable)
+        table.user_moved = True
+        table.restore_cursor(key)
+        self.drill(key)
+
+    def open_subagent(self, parent_key: str, call: ToolEvent, calls: Sequence[ToolEvent]) -> bool:
+        """Drill into the subagent an Agent/Task ``call`` of ``parent_key`` started; False if unknown.
+
+        The call names its subagent when the agent wrote the id into the
+        call's input or result; otherwise calls and subagents are paired in
+        time order (each call with the first subagent that started after it).
+        """
+        snap = self.snapshot
+        if snap is None:
+            return False
+        kids = [
+            s
+            for s in snap.raw_sessions
+            if s.parent_session_id is not None
+            and session_key(s.agent_type.value, s.parent_session_id) == parent_key
+        ]
+        if not kids:
+            return False
+        text = f"{call.input or ''}\n{call.output_preview or ''}"
+        for s in kids:
+            if s.session_id in text:
+                self.open_session(session_key(s.agent_type.value, s.session_id))
+                return True
+        kids.sort(key=lambda s: (s.start_timestamp_ms or 0, s.session_id))
+        starters = [c for c in calls if c.tool_name in SUBAGENT_TOOLS]
+        free = list(kids)
+        for c in starters:
+            after = [s for s in free if (s.start_timestamp_ms or 0) >= (c.ts_ms or 0) - 1000]
+            if not after:
+                break
+            chosen = after[0]
+            free.remove(chosen)
+            if c is call:
+                self.open_session(session_key(chosen.agent_type.value, chosen.session_id))
+                return True
+        return False
 
     def action_toggle_tree(self) -> None:
         self.tree_mode = not self.tree_mode
@@ -564,10 +823,49 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ignore the summary cache in ~/.cache/agentsession (only a speed-up; never trusted for data)",
     )
+    p.add_argument(
+        "--rate-window",
+        type=_duration_arg,
+        default=300.0,
+        metavar="DURATION",
+        help="window of the burn rates, e.g. 5m, 90s, 1h (default 5m)",
+    )
+    p.add_argument(
+        "--alert-rate",
+        type=_positive_arg,
+        metavar="TOKENS_PER_MIN",
+        help="notify (and ring the bell) when a session burns this many tokens per minute",
+    )
+    p.add_argument(
+        "--alert-cost", type=_positive_arg, metavar="USD", help="notify when a session has cost this much"
+    )
+    p.add_argument(
+        "--alert-context",
+        type=_positive_arg,
+        metavar="PCT",
+        help="notify when a session's context is this full (percent of the model's window)",
+    )
     p.add_argument("--once", action="store_true", help="collect one snapshot, print it and exit")
     p.add_argument("--json", action="store_true", help="with --once: print the snapshot as JSON")
     p.add_argument("--version", action="version", version=f"agentsession-top {__version__}")
     return p
+
+
+def _duration_arg(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+    return value
 
 
 def _print_once(monitor: Monitor, as_json: bool, out: object) -> int:
@@ -581,6 +879,8 @@ def _print_once(monitor: Monitor, as_json: bool, out: object) -> int:
     if as_json:
         write(dump_json(snap.to_json()).decode())
         return 0
+    if snap.roots:
+        write(PROCESS_HEADER + "\n")
     for node in flatten(snap.roots):
         write(node.label + "\n")
     for r in snap.sessions:
@@ -590,14 +890,26 @@ def _print_once(monitor: Monitor, as_json: bool, out: object) -> int:
     return 0
 
 
-def choose_home(args: argparse.Namespace, homes: AgentHomes) -> tuple[Path | None, bool, bool]:
-    """``(home, demo, automatic)``: the demo runs when asked, or when no agent is installed.
+def has_sessions(homes: AgentHomes) -> bool:
+    """True when at least one session file exists under the homes (an installed agent may have none)."""
+    from agent_session.discovery import find_session_files
 
-    Only a plain interactive start falls back to the demo; ``--home`` and
+    if not homes.existing():
+        return False
+    return bool(find_session_files(homes))
+
+
+def choose_home(
+    args: argparse.Namespace, homes: AgentHomes, any_sessions: Callable[[AgentHomes], bool] = has_sessions
+) -> tuple[Path | None, bool, bool]:
+    """``(home, demo, automatic)``: the demo runs when asked, or when no session exists at all.
+
+    Only a plain interactive start falls back to the demo (an agent installed
+    but with ``~/.claude/projects`` still empty included); ``--home`` and
     ``--once`` always read the homes they are given, empty or not.
     """
     home = Path(args.home).expanduser() if args.home else None
-    auto = home is None and not args.once and not args.demo and not homes.existing()
+    auto = home is None and not args.once and not args.demo and not any_sessions(homes)
     return home, bool(args.demo) or auto, auto
 
 
@@ -618,6 +930,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.json and not args.once:
+        parser.error("--json needs --once (the live monitor is a terminal UI)")
 
     def body(out: TextIO, err: TextIO) -> int:
         home, use_demo, auto = choose_home(args, AgentHomes.resolve(args.home))
@@ -631,7 +945,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 banner = (
                     DEMO_BANNER
                     if auto
-                    else f"DEMO: generated sessions and stand-in agent processes in {home}"
+                    else f"DEMO: generated sessions and stand-in agent processes in {home}. Press q to leave."
                 )
             # The demo's generated home is thrown away on exit: caching it would only leave litter.
             # Its process pane shows the stand-ins only, not whatever else runs here.
@@ -643,10 +957,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cache=not (args.no_cache or use_demo),
                 parse_budget=None if args.once else FIRST_PAINT_BUDGET,
                 watch=not args.once,
+                rate_window=args.rate_window,
             )
             if args.once:
                 return _print_once(monitor, args.json, out)
-            MonitorApp(monitor, interval=args.interval, banner=banner, handle_signals=True).run()
+            alerts = AlertLimits(args.alert_rate, args.alert_cost, args.alert_context)
+            MonitorApp(
+                monitor, interval=args.interval, banner=banner, handle_signals=True, alerts=alerts
+            ).run()
             return 0
         finally:
             if monitor is not None:

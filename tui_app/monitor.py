@@ -19,11 +19,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agent_session import AgentHomes, AgentSession, AgentType, SessionLookupError, SessionStore
+from agent_session.charts import per_minute_series_many, sparkline_chars
+from agent_session.pricing import CostAccumulator, context_window
+from agent_session.requests import RequestLog
 from agent_session.text import one_line
 
-from .formatting import fmt_age, fmt_bytes, fmt_cost, fmt_pct, fmt_tokens, shorten_path
+from .formatting import fmt_age, fmt_cost, fmt_pct, fmt_tokens, shorten_path
+from .rates import WINDOWS, TimeWindow, fmt_ago_short, fmt_ctx, fmt_rate, resolve_window
 
 __all__ = [
+    "PROCESS_HEADER",
+    "WINDOWS",
     "AgentTotal",
     "DetailView",
     "MatchView",
@@ -38,6 +44,8 @@ __all__ = [
     "Wakeup",
     "bounded_cmdline",
     "default_probe",
+    "fmt_elapsed",
+    "fmt_mem",
     "session_key",
 ]
 
@@ -64,6 +72,12 @@ class ProcSample:
     cmdline: tuple[str, ...] = ()
     #: … and how many characters of the command line (as the snapshot keeps it) that left out.
     cmdline_omitted_chars: int = 0
+    #: Seconds the process has run when it was sampled (None: the probe does not know).
+    elapsed_seconds: float | None = None
+    #: TCP ports the process listens on (read for agent-tree processes only).
+    listen_ports: tuple[int, ...] = ()
+    #: On an agent root only: "working", "waiting" or "idle" (see ``classify_state``).
+    state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,11 @@ ProcessProbe = Callable[[Sequence[AgentSession]], ProcessReport]
 CMDLINE_CHARS = 1000
 #: Levels of a process tree shown; what lies deeper is summed up in one marker node.
 MAX_TREE_DEPTH = 64
+#: Width of the right-aligned PID column. It is wider than any pid so the process
+#: pane can take its tree guides out of it and keep the other columns aligned.
+PID_WIDTH = 12
+#: The process pane's column headers, aligned with every process label.
+PROCESS_HEADER = f"{'PID':>{PID_WIDTH}} {'CPU%':>6} {'MEM':>5} {'TIME':>9} {'STATE':<7} COMMAND"
 
 
 def bounded_cmdline(argv: Sequence[str], limit: int = CMDLINE_CHARS) -> tuple[tuple[str, ...], int]:
@@ -120,21 +139,51 @@ def bounded_cmdline(argv: Sequence[str], limit: int = CMDLINE_CHARS) -> tuple[tu
 def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = None) -> ProcessProbe:
     """The adapter to ``agent_session.process``: the only code that knows its API.
 
-    The snapshotter and matcher live in the closure, so CPU percentages are
-    relative to the previous call and sticky bindings carry across refreshes.
+    The snapshotter, matcher, port scanner and growth tracker live in the
+    closure, so CPU percentages are relative to the previous call, sticky
+    bindings carry across refreshes, ports are re-read every few seconds only
+    and "working" can mean "its session grew since the last look".
     ``only_trees_of`` limits the probe to the trees of those pids (the demo's
     stand-ins, a test's own processes) instead of the whole machine.
     """
-    from agent_session.process import ProcessSnapshotter, SessionProcessMatcher, match_live
+    from agent_session.process import (
+        GrowthTracker,
+        PortScanner,
+        ProcessSnapshotter,
+        SessionProcessMatcher,
+        classify_state,
+        match_live,
+    )
 
     snapshotter = ProcessSnapshotter(only_trees_of)
     matcher = SessionProcessMatcher()
+    scanner = PortScanner()
+    growth = GrowthTracker()
 
     def probe(sessions: Sequence[AgentSession]) -> ProcessReport:
-        result = match_live(matcher, sessions, homes, snapshotter.snapshot())
+        snap = snapshotter.snapshot()
+        result = match_live(matcher, sessions, homes, snap)
+        now_ms = snap.taken_ms
+        by_id = {(s.agent_type, s.session_id): s for s in sessions}
+        ports = scanner.ports(p.identity for tree in result.trees for p in tree.members)
         procs: dict[int, ProcSample] = {}
         roots: list[RootInfo] = []
+        watched: list[str] = []
         for tree in result.trees:
+            m = result.match_for_pid(tree.root.pid)
+            s = by_id.get((tree.agent_type, m.session_id)) if m is not None else None
+            grew = False
+            if s is not None:
+                key = session_key(s.agent_type.value, s.session_id)
+                watched.append(key)
+                grew = growth.grew(key, (s.diagnostics.bytes_consumed, s.last_activity_ms), now_ms / 1000)
+            state = classify_state(
+                sum(p.cpu_percent for p in tree.members),
+                now_ms,
+                last_activity_ms=s.last_activity_ms if s is not None else None,
+                last_response_ms=s.requests.last_ts_ms() if s is not None else None,
+                grew_recently=grew,
+            )
             for p in tree.members:
                 argv, omitted = bounded_cmdline(p.cmdline)
                 procs[p.pid] = ProcSample(
@@ -146,8 +195,10 @@ def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = Non
                     rss_bytes=p.rss,
                     cmdline=argv,
                     cmdline_omitted_chars=omitted,
+                    elapsed_seconds=max(0.0, now_ms / 1000 - p.create_time),
+                    listen_ports=ports.get(p.pid, ()),
+                    state=state.value if p.pid == tree.root.pid else None,
                 )
-            m = result.match_for_pid(tree.root.pid)
             roots.append(
                 RootInfo(
                     pid=tree.root.pid,
@@ -158,6 +209,7 @@ def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = Non
                     confidence=m.confidence if m is not None else None,
                 )
             )
+        growth.forget_except(watched)
         return ProcessReport(processes=procs, roots=tuple(roots))
 
     return probe
@@ -167,13 +219,21 @@ def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = Non
 SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("live", ""),
     ("id", "Session"),
-    ("agent", "Agent"),
-    ("model", "Model"),
+    ("rate", "Rate"),
+    ("trend", "Last 12 min"),
     ("tokens", "Tokens"),
     ("cost", "Cost"),
+    ("ctx", "Ctx"),
     ("active", "Active"),
+    ("agent", "Agent"),
+    ("model", "Model"),
     ("cwd", "Cwd"),
 )
+
+#: Context fill (percent) from which the Ctx cell and the detail bar are highlighted.
+CONTEXT_WARN_PCT = 80.0
+#: Minutes the Trend sparklines cover (one block a minute).
+SPARK_MINUTES = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +256,25 @@ class SessionRow:
     cells: tuple[str, ...]
     #: Lower-cased text the ``/`` filter searches (agent, model(s), cwd, ids).
     haystack: str
+    #: Tokens per minute over the rate window (own plus subagents'), and its price per hour.
+    rate_tpm: float = 0.0
+    rate_usd_h: float | None = None
+    #: True when at least one request (own or a subagent's) falls in the rate window.
+    recent: bool = False
+    #: Tokens and cost in the window ``w`` selects (own plus subagents'); "all" equals the totals.
+    win_tokens: int = 0
+    win_cost: float | None = None
+    #: Prompt size of the last request (input + cache read + cache write), the model's
+    #: context window (None: unknown) and the fill in percent (None: unknown).
+    ctx_tokens: int = 0
+    ctx_limit: int | None = None
+    ctx_pct: float | None = None
+    #: Row key of the parent session (subagents), and how many subagent rows hang below this one.
+    parent_key: str | None = None
+    children: int = 0
+    #: Tokens per minute over the last ``SPARK_MINUTES`` (own plus subagents'), oldest first;
+    #: empty when nothing happened in that time.
+    spark: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,12 +308,21 @@ class MatchView:
 
 @dataclass(frozen=True, slots=True)
 class AgentTotal:
+    """One agent type's line of the totals bar; tokens and cost are of the selected window."""
+
     agent: str
     sessions: int
+    #: Live agent *processes* (roots found on the machine), matched to a session or not.
     live: int
     tokens: int
     cost_usd: float
     cpu_percent: float
+    #: Sessions a live process is writing (never more than ``live``).
+    live_sessions: int = 0
+    rate_tpm: float = 0.0
+    rate_usd_h: float = 0.0
+    #: Tokens per minute of the agent's sessions over the last ``SPARK_MINUTES``.
+    spark: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +356,9 @@ class MonitorSnapshot:
     #: shows the newest sessions while background workers read the rest), of all known.
     history_pending: int = 0
     history_files: int = 0
+    #: The window the Tokens and Cost columns and the totals show (``w``), and the rate window.
+    window: TimeWindow | None = None
+    rate_window_s: float = 300.0
     #: Raw sessions for ``--once --json`` (not used by the widgets).
     raw_sessions: tuple[AgentSession, ...] = field(default=(), compare=False, repr=False)
     raw_processes: tuple[ProcSample, ...] = field(default=(), compare=False, repr=False)
@@ -387,6 +478,8 @@ class Monitor:
         parse_budget: float | None = None,
         cache: bool = False,
         watch: bool = False,
+        rate_window: float = 300.0,
+        window: str = "all",
     ) -> None:
         self.homes = homes
         self.user_home = str(user_home) if user_home is not None else os.path.expanduser("~")
@@ -397,10 +490,17 @@ class Monitor:
         #: (newest files first); the rest is read behind, shown as progress. None:
         #: every refresh is complete (deterministic, for tests and screenshots).
         self.parse_budget = parse_budget
+        #: Seconds of the sliding window rates are measured over (``--rate-window``).
+        self.rate_window = rate_window
+        #: Which of ``WINDOWS`` the Tokens/Cost columns and totals show; the app sets it (``w``).
+        self.window = window
         self._seq = 0
         self._last: MonitorSnapshot | None = None
-        self._ages: dict[int, tuple[int, str]] = {}
-        self._row_cache: dict[str, tuple[AgentSession, bool, float | None, str, SessionRow]] = {}
+        self._row_cache: dict[str, tuple[AgentSession, tuple[Any, ...], SessionRow]] = {}
+        #: Windowed sums per session: (session object, window bounds) → (tokens, cost, requests).
+        self._sums: dict[
+            tuple[str, str], tuple[AgentSession, int | None, int | None, tuple[int, float | None, int]]
+        ] = {}
 
     @property
     def last(self) -> MonitorSnapshot | None:
@@ -426,7 +526,9 @@ class Monitor:
         by_key = {session_key(s.agent_type.value, s.session_id): s for s in sessions}
         matches = self._matches(report, by_key)
         live = {m.session_key: m for m in matches if m.session_key}
-        rows = self._rows(sessions, live, now)
+        name = self.window if self.window in WINDOWS else "all"
+        window = resolve_window(name, now, self.rate_window, self._block_times(sessions, now, name))
+        rows = self._rows(sessions, live, now, window)
         roots = self._tree(report, matches, by_key)
         totals = self._totals(rows, report, matches)
         self._seq += 1
@@ -445,6 +547,8 @@ class Monitor:
             collect_seconds=0.0,
             history_pending=stats.pending,
             history_files=stats.files_seen,
+            window=window,
+            rate_window_s=self.rate_window,
             detail=self._detail(detail_key, by_key, now),
             raw_sessions=tuple(sessions),
             raw_processes=tuple(sorted(report.processes.values(), key=lambda p: p.pid)),
@@ -486,65 +590,156 @@ class Monitor:
             )
         return out
 
-    def _age(self, ms: int | None, now: float) -> str:
-        """``fmt_age`` with a cache: old ages are recomputed each minute (or ten), not each second."""
-        if ms is None:
-            return "-"
-        delta = now - ms / 1000
-        tick = int(now) if delta < 3600 else int(now) // 60 if delta < 86_400 else int(now) // 600
-        hit = self._ages.get(ms)
-        if hit is not None and hit[0] == tick:
-            return hit[1]
-        text = fmt_age(ms, now)
-        self._ages[ms] = (tick, text)
-        return text
+    def _block_times(self, sessions: Sequence[AgentSession], now: float, name: str) -> list[int]:
+        """Request times that can decide the running 5-hour block (only needed for that window).
+
+        A block chain can in principle reach back forever; a day of history
+        decides it in practice (a gap of 5 hours resets the chain).
+        """
+        if name != "block":
+            return []
+        since = int((now - 86_400) * 1000)
+        out: list[int] = []
+        for s in sessions:
+            if s.last_activity_ms is not None and s.last_activity_ms < since:
+                continue
+            out.extend(t for t in s.requests.timestamps() if t >= since)
+        return out
+
+    def _sum(
+        self, s: AgentSession, key: str, tag: str, lo: int | None, hi: int | None
+    ) -> tuple[int, float | None, int]:
+        """(tokens, cost, requests) of ``s`` in ``[lo, hi)``, cached while session and bounds stay."""
+        if lo is not None and s.last_activity_ms is not None and s.last_activity_ms < lo:
+            return (0, None, 0)  # nothing this session did can be in the window
+        hit = self._sums.get((key, tag))
+        if hit is not None and hit[0] is s and hit[1] == lo and hit[2] == hi:
+            return hit[3]
+        log = s.requests
+        # One cheap pass over the times; only the requests inside are summed and priced.
+        first = 1 if lo is None else max(lo, 1)
+        last = (1 << 63) if hi is None else hi
+        inside = [i for i in range(len(log)) if first <= log.ts_at(i) < last]
+        if not inside:
+            out: tuple[int, float | None, int] = (0, None, 0)
+        else:
+            acc = CostAccumulator(s.agent_type)
+            tokens = 0
+            for i in inside:
+                c = log.counts_at(i)
+                tokens += c[0] + c[1] + c[2] + c[3]
+                acc.add(log.model_at(i), c)
+            out = (tokens, acc.result()[0], len(inside))
+        self._sums[(key, tag)] = (s, lo, hi, out)
+        return out
 
     def _rows(
-        self, sessions: Sequence[AgentSession], live: Mapping[str, MatchView], now: float
+        self,
+        sessions: Sequence[AgentSession],
+        live: Mapping[str, MatchView],
+        now: float,
+        window: TimeWindow | None = None,
     ) -> tuple[SessionRow, ...]:
-        child_cost: dict[tuple[str, str], float] = {}
-        for s in sessions:
-            if s.parent_session_id and s.cost_usd is not None:
-                k = (s.agent_type.value, s.parent_session_id)
-                child_cost[k] = child_cost.get(k, 0.0) + s.cost_usd
-        rows: list[SessionRow] = []
-        cache: dict[str, tuple[AgentSession, bool, float | None, str, SessionRow]] = {}
+        window = window if window is not None else resolve_window("all", now, self.rate_window)
+        rate = resolve_window("now", now, self.rate_window)
+        minutes = self.rate_window / 60
+        # Own numbers first, then each subagent's added to its parent (rows show what a parent really burned).
+        own: dict[str, tuple[int, float | None, int, int, float | None]] = {}
+        own_cost: dict[str, float | None] = {}
+        parents: dict[str, str] = {}
         for s in sessions:
             agent = s.agent_type.value
             key = session_key(agent, s.session_id)
-            cost = s.cost_usd
-            extra = child_cost.get((agent, s.session_id))
-            if extra is not None:
-                cost = (cost or 0.0) + extra
-            is_live = key in live
-            age = self._age(s.last_activity_ms, now)
-            hit = self._row_cache.get(key)
-            # The store hands out a new object whenever a session changes: same object, same row.
-            if hit is not None and hit[0] is s and hit[1:4] == (is_live, cost, age):
-                row = hit[4]
+            r_tok, r_cost, r_n = self._sum(s, key, "rate", rate.start_ms, rate.end_ms)
+            if window.is_all:
+                w_tok, w_cost = s.usage.total_tokens, s.cost_usd
             else:
-                row = self._row(s, key, is_live, cost, age)
-            cache[key] = (s, is_live, cost, age, row)
+                # Open-ended above (nothing is logged after "now"): while the start stays put
+                # (today, the block, the week's minute) an unchanged session is not summed again.
+                w_tok, w_cost, _ = self._sum(s, key, "win", window.start_ms, None)
+            own[key] = (r_tok, r_cost, r_n, w_tok, w_cost)
+            own_cost[key] = s.cost_usd
+            if s.parent_session_id:
+                parents[key] = session_key(agent, s.parent_session_id)
+        summed = dict(own)
+        children: dict[str, int] = {}
+        all_cost = dict(own_cost)
+        for child, parent in parents.items():
+            if parent not in summed:
+                continue
+            children[parent] = children.get(parent, 0) + 1
+            all_cost[parent] = _add_cost(all_cost[parent], own_cost[child])
+            c, p = own[child], summed[parent]
+            summed[parent] = (
+                p[0] + c[0],
+                _add_cost(p[1], c[1]),
+                p[2] + c[2],
+                # "all" takes the store's subagent_usage and all_cost below.
+                p[3] if window.is_all else p[3] + c[3],
+                p[4] if window.is_all else _add_cost(p[4], c[4]),
+            )
+        # Trend: own requests plus subagents', only for sessions active in the last minutes.
+        now_ms = int(now * 1000)
+        spark_from = now_ms - SPARK_MINUTES * 60_000
+        spark_logs: dict[str, list[RequestLog]] = {}
+        for s in sessions:
+            if (s.last_activity_ms or 0) > spark_from:
+                key = session_key(s.agent_type.value, s.session_id)
+                spark_logs.setdefault(parents.get(key, key), []).append(s.requests)
+        rows: list[SessionRow] = []
+        cache: dict[str, tuple[AgentSession, tuple[Any, ...], SessionRow]] = {}
+        for s in sessions:
+            agent = s.agent_type.value
+            key = session_key(agent, s.session_id)
+            r_tok, r_cost, r_n, w_tok, w_cost = summed[key]
+            cost = all_cost[key]
+            if window.is_all:
+                w_tok, w_cost = s.usage.total_tokens + s.subagent_usage.total_tokens, cost
+            is_live = key in live
+            age = fmt_ago_short(s.last_activity_ms, now)
+            facts = (
+                is_live,
+                age,
+                r_tok / minutes,
+                (r_cost * 60 / minutes) if r_cost is not None else None,
+                r_n > 0,
+                w_tok,
+                w_cost,
+                parents.get(key),
+                children.get(key, 0),
+                cost,
+                _spark(spark_logs.get(key), now_ms),
+            )
+            hit = self._row_cache.get(key)
+            # The store hands out a new object whenever a session changes: same object, same facts, same row.
+            fresh = hit is None or hit[0] is not s or hit[1] != facts
+            row = self._row(s, key, facts) if fresh or hit is None else hit[2]
+            cache[key] = (s, facts, row)
             rows.append(row)
         self._row_cache = cache
-        if len(self._ages) > 4 * len(sessions) + 64:
-            self._ages.clear()
+        if len(self._sums) > 4 * len(sessions) + 64:
+            self._sums = {k: v for k, v in self._sums.items() if k[0] in own}
         return tuple(rows)
 
-    def _row(self, s: AgentSession, key: str, is_live: bool, cost: float | None, age: str) -> SessionRow:
+    def _row(self, s: AgentSession, key: str, facts: tuple[Any, ...]) -> SessionRow:
+        is_live, age, tpm, usd_h, recent, w_tok, w_cost, parent_key, children, cost, spark = facts
         agent = s.agent_type.value
         total = s.usage.total_tokens + s.subagent_usage.total_tokens
         model = one_line(s.model, 40) or "-"
         cwd = shorten_path(one_line(s.cwd, 400), self.user_home) if s.cwd else "-"
         display = ("↳ " if s.parent_session_id else "") + s.display_id
+        ctx_tokens, ctx_limit, ctx_pct = _context(s)
         cells = (
             "●" if is_live else "",
             display,
+            fmt_rate(tpm),
+            sparkline_chars(spark, SPARK_MINUTES) if spark else "",
+            fmt_tokens(w_tok),
+            fmt_cost(w_cost),
+            fmt_ctx(ctx_pct) if ctx_tokens else "-",
+            age,
             agent + ("/sub" if s.parent_session_id else ""),
             model,
-            fmt_tokens(total),
-            fmt_cost(cost),
-            age,
             cwd,
         )
         hay = " ".join([agent, s.session_id, s.display_id, *s.models, s.model or "", s.cwd or ""]).lower()
@@ -562,6 +757,17 @@ class Monitor:
             is_subagent=s.parent_session_id is not None,
             cells=cells,
             haystack=hay,
+            rate_tpm=tpm,
+            rate_usd_h=usd_h,
+            recent=recent,
+            win_tokens=w_tok,
+            win_cost=w_cost,
+            spark=spark,
+            ctx_tokens=ctx_tokens,
+            ctx_limit=ctx_limit,
+            ctx_pct=ctx_pct,
+            parent_key=parent_key,
+            children=children,
         )
 
     def _tree(
@@ -590,9 +796,12 @@ class Monitor:
         out: list[AgentTotal] = []
         for agent in AGENTS:
             mine = [r for r in rows if r.agent == agent]
-            # Subagent usage is already inside the parent's total; count each token once.
-            tokens = sum(r.total_tokens for r in mine if not r.is_subagent)
-            cost = sum(r.cost_usd or 0.0 for r in mine if not r.is_subagent)
+            # Subagent usage is already inside its parent's row; count each token once
+            # (a subagent whose parent file is missing counts on its own).
+            present = {r.key for r in mine}
+            top = [r for r in mine if r.parent_key is None or r.parent_key not in present]
+            tokens = sum(r.win_tokens for r in top)
+            cost = sum(r.win_cost or 0.0 for r in top)
             cpu = 0.0
             for m in matches:
                 if m.agent == agent:
@@ -609,6 +818,10 @@ class Monitor:
                     tokens=tokens,
                     cost_usd=cost,
                     cpu_percent=round(cpu, 1),
+                    live_sessions=sum(1 for r in mine if r.live),
+                    rate_tpm=sum(r.rate_tpm for r in top),
+                    rate_usd_h=sum(r.rate_usd_h or 0.0 for r in top),
+                    spark=_sum_series(r.spark for r in top),
                 )
             )
         return tuple(out)
@@ -638,6 +851,47 @@ class Monitor:
             fmt_age(s.start_timestamp_ms, now),
         )
         return DetailView(key=key, session=s, fingerprint=fp)
+
+
+def _add_cost(a: float | None, b: float | None) -> float | None:
+    """Sum of two costs where None is "unknown", not zero: unknown only when both are."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+def _context(s: AgentSession) -> tuple[int, int | None, float | None]:
+    """(prompt tokens of the last request, the model's context window, fill in percent).
+
+    The prompt of a request is everything the model read: input plus cache
+    reads plus cache writes. The window comes from genai-prices; unknown → None.
+    """
+    log = s.requests
+    if not log:
+        return (0, None, None)
+    last = len(log) - 1
+    c = log.counts_at(last)
+    prompt = c[0] + c[2] + c[3]
+    limit = context_window(log.model_at(last), s.agent_type)
+    if limit is None or prompt <= 0:
+        return (prompt, limit, None)
+    return (prompt, limit, 100.0 * prompt / limit)
+
+
+def _spark(logs: Sequence[RequestLog] | None, now_ms: int) -> tuple[int, ...]:
+    """Tokens per minute over the last ``SPARK_MINUTES``; empty when there were none."""
+    if not logs:
+        return ()
+    series = per_minute_series_many(logs, now_ms, SPARK_MINUTES)
+    return tuple(series) if any(series) else ()
+
+
+def _sum_series(many: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
+    acc = [0] * SPARK_MINUTES
+    for series in many:
+        for i, v in enumerate(series):
+            acc[i] += v
+    return tuple(acc) if any(acc) else ()
 
 
 def _build_node(
@@ -672,9 +926,15 @@ def _build_node(
         rss_bytes=p.rss_bytes,
         agent=m.agent if is_root else None,
         session_key=m.session_key,
-        label=_root_label(p, m, s) if is_root else _child_label(p),
+        label=_root_label(p, m, s, _tree_ports(m, procs)) if is_root else _child_label(p),
         children=children,
     )
+
+
+def _tree_ports(m: MatchView, procs: Mapping[int, ProcSample]) -> tuple[int, ...]:
+    """Every TCP port a process of this agent's tree listens on, sorted."""
+    members = {m.root_pid, *m.matched_pids}
+    return tuple(sorted({port for pid in members if pid in procs for port in procs[pid].listen_ports}))
 
 
 def _count_below(pid: int, kids: Mapping[int, list[int]]) -> int:
@@ -706,8 +966,50 @@ def _deeper_marker(parent_key: str, hidden: int, m: MatchView) -> ProcNode:
     )
 
 
-def _root_label(p: ProcSample, m: MatchView, s: AgentSession | None) -> str:
-    head = f"{one_line(p.name, 40) or '?'} {p.pid}  {fmt_pct(p.cpu_percent)} {fmt_bytes(p.rss_bytes)}"
+def fmt_mem(n: int) -> str:
+    """Resident memory in one unit style for every row: ``0B``, ``512B``, ``4.0M``, ``171M``, ``1.2G``.
+
+    Binary units with one letter; one decimal below 10 so small values keep a digit.
+    """
+    value = float(max(0, n))
+    for unit in ("B", "K", "M", "G", "T"):
+        if value < 1024 or unit == "T":
+            if unit == "B":
+                return f"{int(value)}B"
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:.0f}{unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def fmt_elapsed(seconds: float | None) -> str:
+    """Run time as ``M:SS``, ``H:MM:SS`` or ``Nd HHh`` (``-`` when unknown)."""
+    if seconds is None:
+        return "-"
+    total = int(max(0.0, seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}"
+
+
+def _ports(ports: Sequence[int]) -> str:
+    return " ".join(f":{port}" for port in ports)
+
+
+def _columns(p: ProcSample, state: str, command: str) -> str:
+    """One process row, aligned with ``PROCESS_HEADER``."""
+    return (
+        f"{p.pid:>{PID_WIDTH}} {fmt_pct(p.cpu_percent):>6} {fmt_mem(p.rss_bytes):>5} "
+        f"{fmt_elapsed(p.elapsed_seconds):>9} {state:<7} {command}"
+    )
+
+
+def _root_label(p: ProcSample, m: MatchView, s: AgentSession | None, tree_ports: Sequence[int] = ()) -> str:
+    """The agent's row: its agent name (``gemini``, not ``node``), ports, session and evidence."""
     if s is not None:
         total = s.usage.total_tokens + s.subagent_usage.total_tokens
         what = f"{s.display_id} · {one_line(s.model, 30) or '-'} · {fmt_tokens(total)} tok"
@@ -718,7 +1020,9 @@ def _root_label(p: ProcSample, m: MatchView, s: AgentSession | None) -> str:
     if m.evidence:
         conf = f" {m.confidence:.2f}" if m.confidence is not None else ""
         what += f" · {m.evidence}{conf}"
-    return f"{head}  {what}"
+    name = one_line(m.agent, 20) or one_line(p.name, 40) or "?"
+    ports = _ports(tree_ports)
+    return _columns(p, p.state or "", f"{name}{' ' + ports if ports else ''}  {what}")
 
 
 def _short_cmd(argv: Sequence[str]) -> str:
@@ -727,17 +1031,9 @@ def _short_cmd(argv: Sequence[str]) -> str:
 
 
 def _child_label(p: ProcSample) -> str:
-    cmd = one_line(_short_cmd(p.cmdline), 60) or ""
-    return "  ".join(
-        x
-        for x in (
-            f"{one_line(p.name, 40) or '?'} {p.pid}",
-            fmt_pct(p.cpu_percent),
-            fmt_bytes(p.rss_bytes),
-            cmd,
-        )
-        if x
-    )
+    cmd = one_line(_short_cmd(p.cmdline), 60) or one_line(p.name, 40) or "?"
+    ports = _ports(p.listen_ports)
+    return _columns(p, "", f"{cmd}{'  ' + ports if ports else ''}")
 
 
 def flatten(nodes: Iterable[ProcNode]) -> tuple[ProcNode, ...]:

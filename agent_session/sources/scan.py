@@ -19,17 +19,19 @@ line, so every line is still classified by the parsers' byte prefilters.
 Jumping between usage markers (decoding a tenth of the lines) is only exact
 if the full parsers adopt the same, weaker definitions.
 
-How the store should use it (not wired yet):
+How the store uses it (``SessionStore(follow=False, summary_scan=True)``,
+see :func:`agent_session.workers.cold_scan`):
 
-* cold path (file not in the summary cache, or changed since): ``scan_summary``
-  for the summary; remember only the file's size/inode/mtime;
-* on growth of a watched file, or when a user opens a session (``show``,
-  the monitor's detail): a full parse (``SessionFile.new_parser``, fed from
-  zero, ``detail=True`` for the opened session), whose state then follows
-  appends incrementally;
-* the scanner's own state is a complete summary-mode parser state, so a store
-  *may* keep feeding appended lines to it, accepting that ``files`` stays
-  empty until the full parse.
+* cold path (a first parse, in the store's process or a worker): the store's
+  own reader feeds the file to the scanner (torn last line held back,
+  oversized lines skipped, as for the full parse); only the summary and the
+  file's cursor are kept, the scanner is dropped;
+* on any later change of the file, and when a user opens a session
+  (``show``, the monitor's detail): a full parse from zero, whose state then
+  follows appends incrementally, so ``files`` is exact from then on.
+
+Off by default, because of the cost note above: exactness leaves the scan
+no faster than the full parse (measured in ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def test_every_cli_command_leaves_the_home_untouched_and_stays_offline(world: di
         ["match"],
         ["match", "--json"],
         ["match", "--pid", str(os.getpid())],
-        ["watch", "--once"],
+        ["watch", "--once", "--from-start", "--events", "session_started"],
     ]
     with watching() as record:
         codes = [run_cli([*argv, "--home", home]) for argv in commands]
@@ -254,10 +254,31 @@ _NETWORK_MODULES = (
 _FORBIDDEN_NAMES = ("UpdatePrices", "wait_prices_updated_sync", "wait_prices_updated_async", "update_prices")
 
 
+#: ``agentsession serve`` exists to talk to the network (a scrape endpoint on
+#: loopback by default, an OTLP push when asked): it is the one place allowed
+#: to, and nothing else may import it at module level (see below).
+SERVE = ROOT / "agent_session" / "serve"
+
+
 def _sources() -> list[Path]:
     files = sorted((ROOT / "agent_session").rglob("*.py")) + sorted((ROOT / "tui_app").rglob("*.py"))
     assert len(files) > 20
-    return files
+    return [f for f in files if SERVE not in f.parents]
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_serve_command_loads_the_serve_package(path: Path) -> None:
+    """Module-level imports never reach ``agent_session.serve``; only the ``serve`` command does."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            module = ("." * node.level) + (node.module or "")
+            names = [module] + [f"{module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        assert not any(n.endswith("serve") or ".serve." in n for n in names), f"{path}:{node.lineno}"
 
 
 @pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))

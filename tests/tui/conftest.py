@@ -37,15 +37,16 @@ def make_app(corpus: Corpus) -> Callable[..., MonitorApp]:
     """
 
     def make(probe: FakeProbe | None = None, monitor: Monitor | None = None, **kw: object) -> MonitorApp:
+        kw.setdefault("interval", 3600.0)
+        kw.setdefault("watch", False)
         if monitor is None:
             monitor = Monitor(
                 AgentHomes.resolve(corpus.home),
                 user_home=corpus.home,
                 clock=lambda: NOW_S,
                 probe=probe if probe is not None else FakeProbe(),
+                watch=bool(kw["watch"]),  # the app relays the store's watcher, the only one
             )
-        kw.setdefault("interval", 3600.0)
-        kw.setdefault("watch", False)
         return MonitorApp(monitor, **kw)  # type: ignore[arg-type]
 
     return make

@@ -54,7 +54,7 @@ async def test_markup_and_escapes_in_session_text_are_inert(make_app: MakeApp, c
     )
     synth_claude.write_session(corpus.home, spec)
     app = make_app(EvilProbe({777: ("claude", SID)}))
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(260, 48)) as pilot:  # wide: the Cwd column is whole
         await settled(pilot, app)
         await pilot.press("slash", *"1badbad0", "enter")
         await wait_for(
@@ -83,7 +83,9 @@ async def test_markup_and_escapes_in_session_text_are_inert(make_app: MakeApp, c
         tree = app.query_one(ProcessTree)
         root = tree.root.children[0]
         label = root.label
-        assert isinstance(label, Text) and label.plain.startswith("[red]evil[/red] 777")
+        # The agent row names the agent, not the (hostile) process name.
+        assert isinstance(label, Text) and label.plain.split()[0] == "777" and " claude  " in label.plain
+        assert "evil" not in label.plain
         child = root.children[0].label
         assert isinstance(child, Text) and "[b]x[/b]" in child.plain
         assert_plain(label)

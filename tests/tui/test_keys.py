@@ -36,20 +36,37 @@ def table(app: MonitorApp) -> SessionsTable:
     return app.query_one(SessionsTable)
 
 
-async def test_default_order_is_total_tokens_descending(make_app: MakeApp, corpus: Corpus) -> None:
+async def test_default_order_without_recent_requests_is_total_tokens_descending(
+    make_app: MakeApp, corpus: Corpus
+) -> None:
+    """Nothing in the corpus ran in the last 5 minutes: the rate sort falls back to the tokens."""
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await settled(pilot, app)
+        assert app.sort_key == "rate"
         totals = expected_totals(corpus)
+        subagents = {
+            f"claude:{agent_id}"
+            for ds in corpus.sessions
+            if ds.agent == "claude"
+            for agent_id in synth_claude.expected_subagents(ds.spec)
+        }
+        top_level = {k: v for k, v in totals.items() if k not in subagents}
         keys = table(app).row_keys_in_order
-        assert len(keys) == len(totals) == 11
-        assert keys == sorted(totals, key=lambda k: (-totals[k], k))
+        # The one subagent is folded under its parent until space opens it.
+        assert len(totals) == 11 and len(keys) == len(top_level) == 10
+        assert keys == sorted(top_level, key=lambda k: (-top_level[k], k))
         top = corpus.key(corpus.spec("claude", 0))
         assert keys[0] == top
         # The cursor starts on the hungriest session and the detail shows it.
         assert app.selected_key == top
         row = app.snapshot.row(top) if app.snapshot else None
-        assert row is not None and row.total_tokens == totals[top]
+        assert row is not None and row.total_tokens == totals[top] and row.children == 1
+        await pilot.press("space")
+        (child,) = subagents
+        assert table(app).row_keys_in_order == [top, child, *keys[1:]]
+        await pilot.press("space")
+        assert table(app).row_keys_in_order == keys
 
 
 async def test_s_cycles_sort_and_S_reverses(make_app: MakeApp, corpus: Corpus) -> None:
@@ -59,7 +76,13 @@ async def test_s_cycles_sort_and_S_reverses(make_app: MakeApp, corpus: Corpus) -
         snap = app.snapshot
         assert snap is not None
         rows = {r.key: r for r in snap.sessions}
+        by_rate = table(app).row_keys_in_order
+
+        await pilot.press("s")
+        assert app.sort_key == "tokens"
         by_tokens = table(app).row_keys_in_order
+        # Nothing is recent in the corpus: the rate order is the tokens order.
+        assert by_tokens == by_rate
 
         await pilot.press("s")
         assert app.sort_key == "cost"
@@ -78,7 +101,7 @@ async def test_s_cycles_sort_and_S_reverses(make_app: MakeApp, corpus: Corpus) -
         assert agents == sorted(agents)
 
         await pilot.press("s")
-        assert app.sort_key == "tokens"
+        assert app.sort_key == "rate"
         assert table(app).row_keys_in_order == by_tokens
 
         await pilot.press("S")
@@ -133,7 +156,7 @@ async def test_filter_narrows_rows_and_escape_clears(make_app: MakeApp, corpus: 
         assert table(app).row_keys_in_order == [f"codex:{sid}"]
         await pilot.press("escape")
         assert app.filter_text == "" and not app.query_one("#filter", Input).display
-        assert len(table(app).row_keys_in_order) == 11
+        assert len(table(app).row_keys_in_order) == 10  # the subagent folded under its parent
 
 
 async def test_a_toggles_live_only(make_app: MakeApp, corpus: Corpus) -> None:
@@ -144,7 +167,7 @@ async def test_a_toggles_live_only(make_app: MakeApp, corpus: Corpus) -> None:
         await pilot.press("a")
         assert app.live_only and table(app).row_keys_in_order == [corpus.key(live)]
         await pilot.press("a")
-        assert len(table(app).row_keys_in_order) == 11
+        assert len(table(app).row_keys_in_order) == 10
 
 
 async def test_t_switches_tree_and_flat(make_app: MakeApp, corpus: Corpus) -> None:
@@ -253,7 +276,27 @@ async def test_help_lists_every_key_and_q_quits(make_app: MakeApp) -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = [k for k, _ in app.screen.rows]
-        for key in ("q", "?", "/", "s", "S", "t", "a", "p", "r", "+", "-", "enter", "esc"):
+        for key in (
+            "q",
+            "?",
+            "/",
+            "s",
+            "S",
+            "w",
+            "d",
+            "t",
+            "a",
+            "p",
+            "r",
+            "+",
+            "-",
+            "enter",
+            "esc",
+            "tab",
+            "space",
+            "home/end",
+            "ctrl+c",
+        ):
             assert key in keys
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

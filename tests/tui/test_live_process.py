@@ -48,7 +48,10 @@ async def test_stand_in_agent_appears_with_its_session_and_disappears_after_exit
             root = tree.root.children[0]
             assert root.data is not None and root.data.session_key == key
             assert root.data.agent == "claude"
-            assert root.label.plain.startswith(f"claude {proc.pid} ")
+            cols = root.label.plain.split()
+            assert (
+                cols[0] == str(proc.pid) and cols[4] in ("working", "waiting", "idle") and cols[5] == "claude"
+            )
             assert (
                 f"claude:{live.spec.session_id[:6]}" in root.label.plain
                 and "· pid_file 0.95" in root.label.plain

@@ -15,7 +15,16 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tui_helpers import NOW_S, Corpus, FakeProbe, env_without_agents, refreshed, settled, wait_for
+from tui_helpers import (
+    NOW_S,
+    Corpus,
+    FakeProbe,
+    env_without_agents,
+    refreshed,
+    settled,
+    wait_for,
+    write_corpus,
+)
 
 import tui_app.monitor as monitor_module
 from agent_session import AgentHomes, AgentSession
@@ -60,9 +69,9 @@ def test_snapshot_rows_totals_and_matches(corpus: Corpus) -> None:
         (700, 701),
     )
     (root,) = snap.roots
-    assert (
-        root.label
-        == f"claude 700  12.5% 300MB  {row.display_id} · claude-sonnet-4-5 · {row.cells[4]} tok · pid_file 0.95"
+    assert root.label == (
+        f"{700:>12} {'12.5%':>6} {'300M':>5} {'-':>9} {'':<7} "
+        f"claude  {row.display_id} · claude-sonnet-4-5 · {row.cells[4]} tok · pid_file 0.95"
     )
     assert [c.pid for c in root.children] == [701]
     claude = next(t for t in snap.totals if t.agent == "claude")
@@ -190,7 +199,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert exc.value.code == 0 and capsys.readouterr().out.startswith("agentsession-top ")
 
 
-def test_demo_starts_by_itself_only_when_no_agent_is_installed(tmp_path: Path) -> None:
+def test_demo_starts_by_itself_only_when_no_session_exists(tmp_path: Path) -> None:
     empty = AgentHomes.resolve(env=env_without_agents(tmp_path))
     parse = build_parser().parse_args
 
@@ -202,10 +211,21 @@ def test_demo_starts_by_itself_only_when_no_agent_is_installed(tmp_path: Path) -
     assert decide(["--demo"], empty) == (True, False)
     assert decide(["--once", "--json"], empty) == (False, False)
     assert decide(["--home", str(tmp_path)], empty) == (False, False)
-    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".claude" / "projects").mkdir(parents=True)
     installed = AgentHomes.resolve(env=env_without_agents(tmp_path))
+    # An agent installed but without a single session still gets the demo …
+    assert decide([], installed) == (True, True)
+    # … and one session file is enough to show the real data.
+    write_corpus(tmp_path)
     assert decide([], installed) == (False, False)
     assert isinstance(parse([]), argparse.Namespace)
+
+
+def test_json_without_once_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--json"])
+    assert exc.value.code == 2
+    assert "--json needs --once" in capsys.readouterr().err
 
 
 @pytest.mark.slow
@@ -236,8 +256,8 @@ async def test_refresh_updates_in_place_keeping_cursor_and_expansion(
         keys = table.row_keys_in_order
         assert keys[0] == corpus.key(small)
         assert table.cursor_key == chosen and app.selected_key == chosen
-        # Only the grown row's changed cells were touched; nothing was re-added.
-        assert "add" not in calls and 1 <= calls.count("update") <= 3
+        # Only the grown row's changed cells were touched (tokens, cost, context, age); nothing re-added.
+        assert "add" not in calls and 1 <= calls.count("update") <= 4
         # Same tree nodes, the collapsed one still collapsed.
         assert [n.id for n in tree.root.children] == node_ids
         assert not tree.root.children[0].is_expanded and tree.root.children[1].is_expanded

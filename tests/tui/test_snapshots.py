@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from claude_writer import ClaudeWriter
 from textual.pilot import Pilot
-from tui_helpers import Corpus, FakeProbe, settled, wait_for
+from tui_helpers import NOW_MS, Corpus, FakeProbe, settled, wait_for
 
 from agent_session.synthetic import claude as synth_claude
 from tui_app.app import MonitorApp
@@ -32,11 +33,39 @@ def probe(corpus: Corpus) -> FakeProbe:
 
 def test_main_screen(snap_compare: Any, make_app: Callable[..., MonitorApp], corpus: Corpus) -> None:
     app = make_app(probe(corpus))
+    app.slow_refresh_seconds = float("inf")  # the machine's load is not part of the picture
 
     async def run_before(pilot: Pilot[None]) -> None:
         await settled(pilot, app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def burning(corpus: Corpus) -> None:
+    """A session burning right now (ten requests in the last five minutes, context 76 % full)."""
+    w = ClaudeWriter(
+        corpus.home,
+        "dddddddd-0000-4000-8000-000000000004",
+        "/home/dev/src/very/long/path/to/a/project/burning-now",
+        started_ms=NOW_MS - 600_000,
+    )
+    for i in range(10):
+        w.request(NOW_MS - 280_000 + i * 25_000, 2_000, 300, cache_read=150_000, cache_write=1_000)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])
+def test_main_screen_sizes(
+    snap_compare: Any, make_app: Callable[..., MonitorApp], corpus: Corpus, size: tuple[int, int]
+) -> None:
+    """80×24: no detail, Session/Rate/Tokens/Cost whole; 120×40: detail below; 200×50: beside."""
+    burning(corpus)
+    app = make_app(probe(corpus))
+    app.slow_refresh_seconds = float("inf")  # the machine's load is not part of the picture
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settled(pilot, app)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 @pytest.mark.slow

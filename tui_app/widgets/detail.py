@@ -20,10 +20,11 @@ from agent_session import AgentSession, TokenUsage
 from agent_session.text import clean_text, one_line
 
 from ..formatting import fmt_age, fmt_clock, fmt_cost, fmt_time, fmt_tokens, shorten_path
-from ..monitor import DetailView, MatchView
+from ..monitor import CONTEXT_WARN_PCT, DetailView, MatchView, SessionRow
+from ..rates import fmt_cost_rate, fmt_ctx, fmt_rate
 from .style import agent_style
 
-__all__ = ["DetailPane", "render_detail"]
+__all__ = ["DetailPane", "context_bar", "render_detail"]
 
 _LABEL = "bold"
 _DIM = "dim"
@@ -63,6 +64,8 @@ def render_detail(
     home: str | None = None,
     match: MatchView | None = None,
     total_cost: float | None = None,
+    row: SessionRow | None = None,
+    rate_window: str = "",
 ) -> Text:
     doc = _Doc()
     if view is None:
@@ -73,6 +76,8 @@ def render_detail(
         doc.add(f"{view.key}\n", "bold").add(view.error or "loading…", _DIM)
         return doc.text
     _header(doc, s, now, home, match)
+    if row is not None:
+        _now(doc, row, rate_window)
     _tokens(doc, s, total_cost)
     _tools(doc, s)
     _files(doc, s, home)
@@ -111,6 +116,31 @@ def _header(doc: _Doc, s: AgentSession, now: float, home: str | None, match: Mat
                 )
             ),
         )
+
+
+def context_bar(pct: float | None, width: int = _BAR) -> tuple[str, str]:
+    """``████░░░░`` for a fill in percent (capped at full) and its style; unknown → empty."""
+    if pct is None:
+        return ("", "")
+    filled = min(width, max(0, round(width * pct / 100)))
+    style = "bold red" if pct >= CONTEXT_WARN_PCT else "green"
+    return ("█" * filled + "░" * (width - filled), style)
+
+
+def _now(doc: _Doc, row: SessionRow, rate_window: str) -> None:
+    """Burn rate and context fill: what the session costs right now and how close it is to full."""
+    doc.heading("Now" + (f" ({rate_window})" if rate_window else ""))
+    doc.add(f"  rate {fmt_rate(row.rate_tpm)}", "bold" if row.recent else _DIM)
+    doc.add(f"   {fmt_cost_rate(row.rate_usd_h if row.recent else None)}\n", "bold" if row.recent else _DIM)
+    if not row.ctx_tokens:
+        doc.add("  context -\n", _DIM)
+        return
+    limit = f"{row.ctx_limit:,}" if row.ctx_limit else "?"
+    bar, style = context_bar(row.ctx_pct)
+    doc.add("  context ")
+    if bar:
+        doc.add(bar, style).add(" ")
+    doc.add(fmt_ctx(row.ctx_pct), style or _DIM).add(f"  {row.ctx_tokens:,} / {limit} tokens\n", _DIM)
 
 
 def _tokens(doc: _Doc, s: AgentSession, total_cost: float | None) -> None:
@@ -209,11 +239,15 @@ class DetailPane(VerticalScroll):
         home: str | None,
         match: MatchView | None,
         total_cost: float | None = None,
+        row: SessionRow | None = None,
+        rate_window: str = "",
     ) -> bool:
-        fp = (view.fingerprint if view is not None else None, match, total_cost)
+        fp = (view.fingerprint if view is not None else None, match, total_cost, row, rate_window)
         if fp == self._fingerprint:
             return False
         self._fingerprint = fp
-        text = render_detail(view, now, home=home, match=match, total_cost=total_cost)
+        text = render_detail(
+            view, now, home=home, match=match, total_cost=total_cost, row=row, rate_window=rate_window
+        )
         self.query_one("#detail-body", Static).update(text)
         return True

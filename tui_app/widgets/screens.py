@@ -31,7 +31,7 @@ from ..formatting import fmt_clock, fmt_duration_ms, fmt_time, shorten_path
 from ..monitor import DetailView
 from .style import STATUS_STYLE
 
-__all__ = ["HelpScreen", "ToolCallScreen", "ToolCallsScreen", "tool_cells"]
+__all__ = ["SUBAGENT_TOOLS", "HelpScreen", "ToolCallScreen", "ToolCallsScreen", "tool_cells"]
 
 _COLUMNS = (
     ("time", "Time"),
@@ -42,6 +42,9 @@ _COLUMNS = (
     ("paths", "Paths"),
 )
 
+
+#: Claude's tools that start a subagent (``Task`` before 2.1, ``Agent`` after).
+SUBAGENT_TOOLS = frozenset({"Task", "Agent"})
 
 #: Dropping more old rows than this at once rebuilds the table (each removal is O(rows)).
 _MAX_ROW_REMOVALS = 200
@@ -195,8 +198,15 @@ class ToolCallsScreen(Screen[None]):
         event.stop()
         pos = int(event.row_key.value or 0)
         i = pos - self._dropped
-        if 0 <= i < len(self._tools):
-            self.app.push_screen(ToolCallScreen(self._tools[i], pos, home=self.home))
+        if not 0 <= i < len(self._tools):
+            return
+        tool = self._tools[i]
+        if tool.tool_name in SUBAGENT_TOOLS:
+            # An Agent/Task call: open the subagent's own session when the app can find it.
+            opener = getattr(self.app, "open_subagent", None)
+            if callable(opener) and opener(self.session_key, tool, self._tools):
+                return
+        self.app.push_screen(ToolCallScreen(tool, pos, home=self.home))
 
     def action_back(self) -> None:
         self.dismiss()

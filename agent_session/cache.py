@@ -556,22 +556,26 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
     # Plain leaves (str, int, bool, maybe None) are checked inline, without a call each.
     exact: list[tuple[str, Any]] = []
     optional: list[tuple[str, type]] = []
-    converts: list[tuple[str, _Convert]] = []
+    converts: list[tuple[str, _Convert, type]] = []
     new = object.__new__
     setattr_ = object.__setattr__
 
     def build(value: Any) -> BaseModel:
         if type(value) is not dict or value.keys() != names:
             raise _Mismatch(cls.__name__)
-        for name, kind in exact:
-            if type(value[name]) is not kind:
-                raise _Mismatch(name)
-        for name, kind in optional:
+        # The leaves' types in one pass of C calls (a Python loop per field was a
+        # third of a warm start at 50,000 summaries); bool is not int here.
+        if exact_names and tuple(map(type, map(value.__getitem__, exact_names))) != exact_kinds:
+            raise _Mismatch(cls.__name__)
+        if optional_names and not all(
+            map(frozenset.__contains__, optional_kinds, map(type, map(value.__getitem__, optional_names)))
+        ):
+            raise _Mismatch(cls.__name__)
+        for name, convert, container in converts:
             v = value[name]
-            if v is not None and type(v) is not kind:
-                raise _Mismatch(name)
-        for name, convert in converts:
-            value[name] = convert(value[name])
+            if type(v) is container and not v:
+                continue  # an empty dict or list has nothing to convert (most of them)
+            value[name] = convert(v)
         model = new(cls)
         setattr_(model, "__dict__", value)
         setattr_(model, "__pydantic_fields_set__", all_set)
@@ -593,11 +597,20 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
                 continue
         convert = _converter(tp, seen)
         assert convert is not None
-        converts.append((name, convert))
+        origin = get_origin(tp)
+        converts.append((name, convert, origin if origin in (dict, list) else _NoContainer))
+    exact_names = tuple(name for name, _ in exact)
+    exact_kinds = tuple(kind for _, kind in exact)
+    optional_names = tuple(name for name, _ in optional)
+    optional_kinds = tuple(frozenset((kind, type(None))) for _, kind in optional)
     return build
 
 
 _LEAVES = (str, int, bool)
+
+
+class _NoContainer:
+    """The type no JSON value has: a field whose empty value is not skipped."""
 
 
 def _check(kind: type) -> _Convert:

@@ -29,10 +29,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .formatting import fmt_tokens
-
-# The rate cache behind CostAccumulator; see _request_cost for why it is used directly.
-from .pricing import _calc_decimal, _rates, _resolve, _tier_of
-from .requests import RequestLog, UsageTuple
+from .pricing import request_cost
+from .requests import RequestLog
 from .text import display_width, one_line
 
 if TYPE_CHECKING:
@@ -228,20 +226,6 @@ def tool_bursts(times_ms: Iterable[int | None], gap_ms: int = 10_000, min_calls:
     return out
 
 
-def _request_cost(model: str, counts: UsageTuple, agent: AgentType | None) -> Decimal | None:
-    """One request's exact price, by the same cached (model, tier) rates as a session's cost.
-
-    Uses :mod:`agent_session.pricing`'s rate cache directly: a one-request
-    ``CostAccumulator`` per request costs ~37 µs of bookkeeping, which made a
-    100k-request timeline take 3.6 s; the rates themselves cost ~3 µs.
-    """
-    pricing = _resolve(model, agent)
-    if pricing is None:
-        return None
-    rates = _rates(pricing, _tier_of(pricing, counts))
-    return rates.price(counts, 1) if rates is not None else _calc_decimal(pricing, counts)
-
-
 def timeline_points(
     session: AgentSession, *, burst_gap_ms: int = 10_000, burst_min_calls: int = 3
 ) -> Timeline:
@@ -263,7 +247,7 @@ def timeline_points(
     unpriced: list[str] = []
     for i in order:
         ts, model, counts = log.ts_at(i), log.model_at(i), log.counts_at(i)
-        cost = _request_cost(model, counts, agent)
+        cost = request_cost(model, counts, agent)
         if cost is None:
             if model not in unpriced:
                 unpriced.append(model)

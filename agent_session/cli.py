@@ -34,6 +34,7 @@ from .store import SessionLookupError, SessionStore
 from .text import (
     MAX_INTERVAL,
     MIN_INTERVAL,
+    argument_type,
     display_width,
     dump_json,
     inert_json,
@@ -71,22 +72,9 @@ SORT_KEYS = ("active", "tokens", "cost")
 
 
 # ------------------------------------------------------------------ argument types
-def _argtype(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
-    """An argparse ``type=`` that turns :class:`InvalidArgument` into a one-line usage error (exit 2)."""
-
-    def convert(value: str) -> Any:
-        try:
-            return parse(value)
-        except InvalidArgument as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = name  # argparse names the type in its fallback message
-    return convert
-
-
-since_arg = _argtype(parse_time_bound, "since")
-until_arg = _argtype(lambda v: parse_time_bound(v, end=True), "until")
-interval_arg = _argtype(parse_interval, "interval")
+since_arg = argument_type(parse_time_bound, "since")
+until_arg = argument_type(lambda v: parse_time_bound(v, end=True), "until")
+interval_arg = argument_type(parse_interval, "interval")
 
 
 def _parse_limit(value: str) -> int:
@@ -109,8 +97,8 @@ def _parse_events(value: str) -> frozenset[str]:
     return names
 
 
-limit_arg = _argtype(_parse_limit, "limit")
-events_arg = _argtype(_parse_events, "events")
+limit_arg = argument_type(_parse_limit, "limit")
+events_arg = argument_type(_parse_events, "events")
 
 
 # ------------------------------------------------------------------ output

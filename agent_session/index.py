@@ -58,14 +58,32 @@ class SessionIndex:
             for path, priority, snap in items:
                 self.put(path, priority, snap)
             return
+        candidates = self._candidates
+        key_of = self._key_of
         for path, priority, snap in items:
             key = (snap.agent_type, snap.session_id)
-            self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
-            self._key_of[path] = key
+            group = candidates.get(key)
+            if group is None:
+                group = candidates[key] = {}
+            group[path] = ((priority, snap.last_activity_ms or 0), snap)
+            key_of[path] = key
+        # Winners and parent links first, then each roll-up once with all its children
+        # known: settling key by key redid a parent's roll-up for every child.
+        winner = self._winner
+        for key, group in candidates.items():
+            if len(group) == 1:
+                best = next(iter(group.values()))[1]
+            else:
+                best = min(group.items(), key=lambda kv: (-kv[1][0][0], -kv[1][0][1], kv[0]))[1][1]
+            winner[key] = best
+            if best.parent_session_id:
+                parent = (best.agent_type, best.parent_session_id)
+                self._parent_of[key] = parent
+                self._children.setdefault(parent, set()).add(key)
         self._bulk = True
         try:
-            for key in list(self._candidates):
-                self._settle(key)
+            for key in winner:
+                self._roll_up(key)
         finally:
             self._bulk = False
         self._order = sorted((sk, key) for key, sk in self._sort_key.items())

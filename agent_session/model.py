@@ -320,6 +320,13 @@ class AgentSession(_Model):
     subagent_usage: TokenUsage = Field(default_factory=TokenUsage)
     subagent_ids: list[str] = Field(default_factory=list)
     tools: dict[str, int] = Field(default_factory=dict)
+    #: Tool calls by name, then by outcome (a ``ToolStatus`` value: ``ok``, ``fail``,
+    #: ``observed``, or ``pending`` while no result is linked); each call counts
+    #: once, under its current status, so the inner counts of a name sum to
+    #: ``tools[name]``. Kept in the summary (not only in ``events``) so error
+    #: rates survive the event caps and need no reparse. Bounded like ``tools``:
+    #: the same names, at most four statuses each.
+    tool_status: dict[str, dict[str, int]] = Field(default_factory=dict)
     files: dict[str, int] = Field(default_factory=dict)
     prompt_preview: str | None = None
     prompt_count: int = 0

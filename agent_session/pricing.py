@@ -36,7 +36,7 @@ from .model import AgentType, TokenUsage
 if TYPE_CHECKING:
     from .requests import RequestLog
 
-__all__ = ["CostAccumulator", "context_window", "price_request", "price_requests"]
+__all__ = ["CostAccumulator", "context_window", "price_request", "price_requests", "request_cost"]
 
 _PROVIDER = {AgentType.CLAUDE: "anthropic", AgentType.CODEX: "openai", AgentType.GEMINI: "google"}
 
@@ -145,6 +145,22 @@ def _rates(pricing: _ModelPricing, tier: int) -> _Rates | None:
     r_cw = (_calc_decimal(pricing, (0, 0, t1, 0, 0)) - fee) / t1
     r_cr = (_calc_decimal(pricing, (0, 0, 0, t1, 0)) - fee) / t1
     return _Rates(r_in, r_out, r_cw, r_cr, fee)
+
+
+def request_cost(
+    model: str, counts: tuple[int, int, int, int, int], agent: AgentType | None = None
+) -> Decimal | None:
+    """One request's exact price from the cached (model, tier) rates a session's cost uses.
+
+    For callers pricing many single requests (a timeline's running cost): a
+    one-request :class:`CostAccumulator` each costs far more bookkeeping than
+    the rates themselves. None when the model has no known price.
+    """
+    pricing = _resolve(model, agent)
+    if pricing is None:
+        return None
+    rates = _rates(pricing, _tier_of(pricing, counts))
+    return rates.price(counts, 1) if rates is not None else _calc_decimal(pricing, counts)
 
 
 def price_request(model: str, usage: TokenUsage, agent: AgentType | None = None) -> float | None:

@@ -11,6 +11,7 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from .errors import InvalidArgument
 __all__ = [
     "MAX_TS_MS",
     "MIN_TS_MS",
+    "argument_type",
     "cap",
     "clean_text",
     "display_width",
@@ -259,6 +261,20 @@ def parse_time_bound(value: str, *, end: bool = False, now: datetime | None = No
 #: CPU, above it a monitor looks frozen.
 MIN_INTERVAL = 0.1
 MAX_INTERVAL = 86_400.0
+
+
+def argument_type(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that turns :class:`InvalidArgument` into a one-line usage error (exit 2)."""
+    import argparse
+
+    def convert(value: str) -> Any:
+        try:
+            return parse(value)
+        except InvalidArgument as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = name  # argparse names the type in its fallback message
+    return convert
 
 
 def parse_interval(value: str, *, minimum: float = MIN_INTERVAL, maximum: float = MAX_INTERVAL) -> float:

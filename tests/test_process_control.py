@@ -191,11 +191,11 @@ def test_ports_of_an_agent_tree(
 ) -> None:
     proc, child, port = listening_agent
     report = default_probe(AgentHomes.resolve(tmp_path / "home"), only_trees_of=[proc.pid])([])
-    (root,) = report.roots
-    assert (root.pid, root.agent, set(root.members)) == (proc.pid, "codex", {proc.pid, child})
-    assert report.processes[child].listen_ports == (port,)
-    assert report.processes[proc.pid].listen_ports == ()
-    assert report.processes[proc.pid].state == "idle"
+    (tree,) = report.matches.trees
+    assert (tree.root.pid, tree.agent_type.value, set(tree.pids)) == (proc.pid, "codex", {proc.pid, child})
+    assert report.matches.match_for_pid(proc.pid) is None
+    assert report.ports == {child: (port,)}
+    assert report.states == {proc.pid: "idle"}
 
 
 def test_port_scanner_caches_per_identity_and_tolerates_failures() -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from agent_session.discovery import AgentHomes
 from agent_session.errors import InvalidArgument
-from agent_session.model import AgentType
+from agent_session.model import AgentSession, AgentType
 from agent_session.process import ProcessInfo, ProcessSnapshot
 from agent_session.serve.cli import add_serve_parser, parse_listen
 from agent_session.serve.daemon import MarksFile, ServeDaemon, default_state_path
@@ -47,7 +47,7 @@ def obs(
                 input_tokens=inp, output_tokens=out, requests=requests, cost_usd=inp / 1000
             )
         },
-        tools=tools,
+        tools={name: {"ok": n} for name, n in tools.items()},
     )
 
 
@@ -91,14 +91,14 @@ def test_truncate_rewrite_delete_never_lower_or_double_count() -> None:
     # Truncated to less: nothing goes down.
     m.observe([obs("a", 40, 2, Bash=1)])
     assert tokens(m)[("claude", "m1", "input")] == 100
-    assert m.counters("tool_calls")[("claude", "Bash")] == 4
+    assert m.counters("tool_calls")[("claude", "Bash", "ok")] == 4
     # Rewritten back to the same content: not counted twice.
     m.observe([obs("a", 100, 10, Bash=4)])
     assert tokens(m)[("claude", "m1", "input")] == 100
     # Grows past the old mark: only the part above the mark is added.
     m.observe([obs("a", 125, 10, Bash=6)])
     assert tokens(m)[("claude", "m1", "input")] == 125
-    assert m.counters("tool_calls")[("claude", "Bash")] == 6
+    assert m.counters("tool_calls")[("claude", "Bash", "ok")] == 6
     # Deleted (no longer observed, state set without it): counters keep their value.
     m.set_state([], live=())
     assert tokens(m)[("claude", "m1", "input")] == 125
@@ -141,16 +141,55 @@ def test_per_session_labels_and_gauges() -> None:
     assert plain.context_fill() == {}
 
 
+def _with_status(**tool_status: dict[str, int]) -> AgentSession:
+    return AgentSession(agent_type=AgentType.CLAUDE, session_id="a", path="/x", tool_status=tool_status)
+
+
+def test_tool_calls_count_finished_calls_by_status_and_never_go_down() -> None:
+    """Pending calls are in no series; their result adds them to ok/fail, nothing is lowered."""
+    m = CounterModel()
+    assert m.label_names("tool_calls") == ("agent_type", "tool", "status")
+    m.observe([observe_session(_with_status(Bash={"pending": 2, "ok": 1}, Read={"pending": 1}))])
+    assert m.counters("tool_calls") == {("claude", "Bash", "ok"): 1, ("claude", "Bash", "fail"): 0}
+    # The three pending calls finish: two Bash (one failed), one Read.
+    m.observe([observe_session(_with_status(Bash={"ok": 2, "fail": 1}, Read={"ok": 1}))])
+    assert m.counters("tool_calls") == {
+        ("claude", "Bash", "ok"): 2,
+        ("claude", "Bash", "fail"): 1,
+        ("claude", "Read", "ok"): 1,
+        ("claude", "Read", "fail"): 0,
+    }
+    # A re-sent result turns the failure into a success: ok rises, fail keeps its value.
+    m.observe([observe_session(_with_status(Bash={"ok": 3}, Read={"ok": 1}, web_search={"observed": 2}))])
+    assert m.counters("tool_calls") == {
+        ("claude", "Bash", "ok"): 3,
+        ("claude", "Bash", "fail"): 1,
+        ("claude", "Read", "ok"): 1,
+        ("claude", "Read", "fail"): 0,
+        ("claude", "web_search", "ok"): 0,
+        ("claude", "web_search", "fail"): 0,
+        ("claude", "web_search", "observed"): 2,
+    }
+    assert m.mark("claude", "a", "Bash", "tool.fail") == 1
+    assert CounterModel(per_session=True).label_names("tool_calls") == (
+        "agent_type",
+        "tool",
+        "status",
+        "session_id",
+    )
+
+
 def test_untrusted_label_values_are_one_line_and_bounded() -> None:
     m = CounterModel()
     weird = "evil\x1b[31m\nmodel" + "x" * 500
-    tools = {f"mcp__t{i}": 1 for i in range(MAX_TOOL_LABELS + 5)}
+    tools = {f"mcp__t{i}": {"ok": 1} for i in range(MAX_TOOL_LABELS + 5)}
     m.observe([SessionObservation("claude", "a", {weird: ModelObservation(input_tokens=1)}, tools)])
     (label,) = {k[1] for k in tokens(m)}
     assert "\x1b" not in label and "\n" not in label and len(label) <= 96
     calls = m.counters("tool_calls")
-    assert len(calls) == MAX_TOOL_LABELS + 1
-    assert calls[("claude", OTHER_LABEL)] == 5
+    assert len(calls) == 2 * (MAX_TOOL_LABELS + 1)  # ok and fail, each label
+    assert calls[("claude", OTHER_LABEL, "ok")] == 5
+    assert calls[("claude", OTHER_LABEL, "fail")] == 0
     assert sum(calls.values()) == MAX_TOOL_LABELS + 5
 
 
@@ -238,11 +277,13 @@ def test_state_rows_are_checked_and_links_refused(tmp_path: Path) -> None:
         ["claude", "a", "m1", "output", True],
         ["claude", 7, "m1", "output", 3],
         "junk",
-        ["claude", "a", "Bash", "tool", 2],
+        ["claude", "a", "Bash", "tool", 2],  # saved before statuses were counted: skipped
+        ["claude", "a", "Bash", "tool.pending", 2],  # pending is never a mark
+        ["claude", "a", "Bash", "tool.fail", 2],
     ]
     assert m.load_marks(rows) == 3
     assert tokens(m) == {("claude", "m1", "input"): 10}
-    assert m.counters("tool_calls") == {("claude", "Bash"): 2}
+    assert m.counters("tool_calls") == {("claude", "Bash", "ok"): 0, ("claude", "Bash", "fail"): 2}
     target = tmp_path / "real.json"
     target.write_text('{"version": 1, "marks": [["claude", "a", "m1", "input", 99]]}')
     link = tmp_path / "link.json"

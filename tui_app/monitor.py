@@ -21,6 +21,18 @@ from typing import Any, Literal
 from agent_session import AgentHomes, AgentSession, AgentType, SessionLookupError, SessionStore
 from agent_session.charts import per_minute_series_many, sparkline_chars
 from agent_session.pricing import CostAccumulator, context_window
+from agent_session.process import (
+    AgentTree,
+    GrowthTracker,
+    PortScanner,
+    ProcessInfo,
+    ProcessSnapshotter,
+    SessionMatch,
+    SessionProcessMatcher,
+    SessionProcessMatches,
+    classify_state,
+    match_live,
+)
 from agent_session.requests import RequestLog
 from agent_session.text import one_line
 
@@ -28,6 +40,7 @@ from .formatting import fmt_age, fmt_cost, fmt_pct, fmt_tokens, shorten_path
 from .rates import WINDOWS, TimeWindow, fmt_ago_short, fmt_ctx, fmt_rate, resolve_window
 
 __all__ = [
+    "NO_MATCHES",
     "PROCESS_HEADER",
     "WINDOWS",
     "AgentTotal",
@@ -35,11 +48,9 @@ __all__ = [
     "MatchView",
     "Monitor",
     "MonitorSnapshot",
+    "ProbeResult",
     "ProcNode",
-    "ProcSample",
     "ProcessProbe",
-    "ProcessReport",
-    "RootInfo",
     "SessionRow",
     "Wakeup",
     "bounded_cmdline",
@@ -58,49 +69,36 @@ def session_key(agent: str, session_id: str) -> str:
 
 
 # --------------------------------------------------------------------------- process input
-@dataclass(frozen=True, slots=True)
-class ProcSample:
-    """One process as the monitor shows it (filled by the process probe)."""
-
-    pid: int
-    ppid: int
-    name: str
-    create_time: float = 0.0
-    cpu_percent: float = 0.0
-    rss_bytes: int = 0
-    #: At most ``CMDLINE_CHARS`` characters in all (see :func:`bounded_cmdline`) …
-    cmdline: tuple[str, ...] = ()
-    #: … and how many characters of the command line (as the snapshot keeps it) that left out.
-    cmdline_omitted_chars: int = 0
-    #: Seconds the process has run when it was sampled (None: the probe does not know).
-    elapsed_seconds: float | None = None
-    #: TCP ports the process listens on (read for agent-tree processes only).
-    listen_ports: tuple[int, ...] = ()
-    #: On an agent root only: "working", "waiting" or "idle" (see ``classify_state``).
-    state: str | None = None
+#: What a probe answers when it found nothing (or failed): no trees, no matches.
+NO_MATCHES = SessionProcessMatches(matches=(), trees=(), now_ms=0)
 
 
 @dataclass(frozen=True, slots=True)
-class RootInfo:
-    """An agent root process, its tree and the session it is writing (if matched)."""
+class ProbeResult:
+    """One probe: the library's matches plus, per pid, what the library does not carry.
 
-    pid: int
-    agent: str
-    members: tuple[int, ...]
-    session_id: str | None = None
-    evidence: str | None = None
-    confidence: float | None = None
+    The trees, their processes (``ProcessInfo``) and which session each tree
+    writes come straight from :class:`~agent_session.process.SessionProcessMatches`;
+    the monitor reads them there instead of keeping its own copy. Run time,
+    listening ports and the agent's state are measured by the probe around it.
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class ProcessReport:
-    processes: Mapping[int, ProcSample] = field(default_factory=dict)
-    roots: tuple[RootInfo, ...] = ()
+    matches: SessionProcessMatches = NO_MATCHES
+    #: Seconds each process had run when it was sampled (a pid left out: the probe does not know).
+    elapsed: Mapping[int, float] = field(default_factory=dict)
+    #: TCP ports each process listens on (read for agent-tree processes only; left out: none).
+    ports: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    #: Agent root pid → "working", "waiting" or "idle" (see ``classify_state``).
+    states: Mapping[int, str] = field(default_factory=dict)
     error: str | None = None
+
+    def processes(self) -> dict[int, ProcessInfo]:
+        """Every process of every agent tree, by pid."""
+        return {p.pid: p for tree in self.matches.trees for p in tree.members}
 
 
 #: Takes the current sessions (for matching), returns live agent processes.
-ProcessProbe = Callable[[Sequence[AgentSession]], ProcessReport]
+ProcessProbe = Callable[[Sequence[AgentSession]], ProbeResult]
 
 
 #: Characters of a command line kept per process (a shell can pass megabytes of argv).
@@ -137,7 +135,7 @@ def bounded_cmdline(argv: Sequence[str], limit: int = CMDLINE_CHARS) -> tuple[tu
 
 
 def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = None) -> ProcessProbe:
-    """The adapter to ``agent_session.process``: the only code that knows its API.
+    """The adapter to ``agent_session.process``: snapshot, match, then ports, run times and states.
 
     The snapshotter, matcher, port scanner and growth tracker live in the
     closure, so CPU percentages are relative to the previous call, sticky
@@ -146,28 +144,18 @@ def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = Non
     ``only_trees_of`` limits the probe to the trees of those pids (the demo's
     stand-ins, a test's own processes) instead of the whole machine.
     """
-    from agent_session.process import (
-        GrowthTracker,
-        PortScanner,
-        ProcessSnapshotter,
-        SessionProcessMatcher,
-        classify_state,
-        match_live,
-    )
-
     snapshotter = ProcessSnapshotter(only_trees_of)
     matcher = SessionProcessMatcher()
     scanner = PortScanner()
     growth = GrowthTracker()
 
-    def probe(sessions: Sequence[AgentSession]) -> ProcessReport:
+    def probe(sessions: Sequence[AgentSession]) -> ProbeResult:
         snap = snapshotter.snapshot()
         result = match_live(matcher, sessions, homes, snap)
         now_ms = snap.taken_ms
         by_id = {(s.agent_type, s.session_id): s for s in sessions}
         ports = scanner.ports(p.identity for tree in result.trees for p in tree.members)
-        procs: dict[int, ProcSample] = {}
-        roots: list[RootInfo] = []
+        states: dict[int, str] = {}
         watched: list[str] = []
         for tree in result.trees:
             m = result.match_for_pid(tree.root.pid)
@@ -177,40 +165,23 @@ def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = Non
                 key = session_key(s.agent_type.value, s.session_id)
                 watched.append(key)
                 grew = growth.grew(key, (s.diagnostics.bytes_consumed, s.last_activity_ms), now_ms / 1000)
-            state = classify_state(
+            states[tree.root.pid] = classify_state(
                 sum(p.cpu_percent for p in tree.members),
                 now_ms,
                 last_activity_ms=s.last_activity_ms if s is not None else None,
                 last_response_ms=s.requests.last_ts_ms() if s is not None else None,
                 grew_recently=grew,
-            )
-            for p in tree.members:
-                argv, omitted = bounded_cmdline(p.cmdline)
-                procs[p.pid] = ProcSample(
-                    pid=p.pid,
-                    ppid=p.ppid,
-                    name=p.name,
-                    create_time=p.create_time,
-                    cpu_percent=p.cpu_percent,
-                    rss_bytes=p.rss,
-                    cmdline=argv,
-                    cmdline_omitted_chars=omitted,
-                    elapsed_seconds=max(0.0, now_ms / 1000 - p.create_time),
-                    listen_ports=ports.get(p.pid, ()),
-                    state=state.value if p.pid == tree.root.pid else None,
-                )
-            roots.append(
-                RootInfo(
-                    pid=tree.root.pid,
-                    agent=tree.agent_type.value,
-                    members=tree.pids,
-                    session_id=m.session_id if m is not None else None,
-                    evidence=m.evidence.value if m is not None else None,
-                    confidence=m.confidence if m is not None else None,
-                )
-            )
+            ).value
         growth.forget_except(watched)
-        return ProcessReport(processes=procs, roots=tuple(roots))
+        elapsed = {
+            p.pid: max(0.0, now_ms / 1000 - p.create_time) for tree in result.trees for p in tree.members
+        }
+        return ProbeResult(
+            matches=result,
+            elapsed=elapsed,
+            ports={pid: found for pid, found in ports.items() if found},
+            states=states,
+        )
 
     return probe
 
@@ -361,7 +332,8 @@ class MonitorSnapshot:
     rate_window_s: float = 300.0
     #: Raw sessions for ``--once --json`` (not used by the widgets).
     raw_sessions: tuple[AgentSession, ...] = field(default=(), compare=False, repr=False)
-    raw_processes: tuple[ProcSample, ...] = field(default=(), compare=False, repr=False)
+    #: The probe's answer, for the processes of ``--once --json``.
+    raw_probe: ProbeResult = field(default_factory=ProbeResult, compare=False, repr=False)
 
     def row(self, key: str | None) -> SessionRow | None:
         if key is None:
@@ -377,7 +349,9 @@ class MonitorSnapshot:
         return {
             "taken_at": self.taken_at,
             "refresh_seconds": round(self.refresh_seconds, 4),
-            "processes": [_process_json(p) for p in self.raw_processes],
+            "processes": [
+                _process_json(p, self.raw_probe) for _, p in sorted(self.raw_probe.processes().items())
+            ],
             "matches": [dataclasses.asdict(m) for m in self.matches],
             "sessions": [
                 {
@@ -392,13 +366,22 @@ class MonitorSnapshot:
         }
 
 
-def _process_json(p: ProcSample) -> dict[str, Any]:
+def _process_json(p: ProcessInfo, probe: ProbeResult) -> dict[str, Any]:
     """One process for ``--once --json``: its command line bounded, the cut counted."""
-    out = dataclasses.asdict(p)
     argv, omitted = bounded_cmdline(p.cmdline)
-    out["cmdline"] = list(argv)
-    out["cmdline_omitted_chars"] = p.cmdline_omitted_chars + omitted
-    return out
+    return {
+        "pid": p.pid,
+        "ppid": p.ppid,
+        "name": p.name,
+        "create_time": p.create_time,
+        "cpu_percent": p.cpu_percent,
+        "rss_bytes": p.rss,
+        "cmdline": list(argv),
+        "cmdline_omitted_chars": omitted,
+        "elapsed_seconds": probe.elapsed.get(p.pid),
+        "listen_ports": probe.ports.get(p.pid, ()),
+        "state": probe.states.get(p.pid),
+    }
 
 
 # --------------------------------------------------------------------------- wakeup
@@ -521,7 +504,7 @@ class Monitor:
         try:
             report = self.probe(sessions)
         except Exception as exc:  # a /proc race or psutil quirk must not stop the monitor
-            report = ProcessReport(error=f"{type(exc).__name__}: {exc}")
+            report = ProbeResult(error=f"{type(exc).__name__}: {exc}")
         now = self.clock()
         by_key = {session_key(s.agent_type.value, s.session_id): s for s in sessions}
         matches = self._matches(report, by_key)
@@ -551,7 +534,7 @@ class Monitor:
             rate_window_s=self.rate_window,
             detail=self._detail(detail_key, by_key, now),
             raw_sessions=tuple(sessions),
-            raw_processes=tuple(sorted(report.processes.values(), key=lambda p: p.pid)),
+            raw_probe=report,
         )
         snap = dataclasses.replace(snap, collect_seconds=time.perf_counter() - started)
         self._last = snap
@@ -571,24 +554,12 @@ class Monitor:
         return snap
 
     # ------------------------------------------------------------------ pieces
-    def _matches(self, report: ProcessReport, by_key: Mapping[str, AgentSession]) -> list[MatchView]:
-        out: list[MatchView] = []
-        for r in report.roots:
-            key = session_key(r.agent, r.session_id) if r.session_id else None
-            s = by_key.get(key) if key else None
-            out.append(
-                MatchView(
-                    root_pid=r.pid,
-                    agent=r.agent,
-                    session_key=key,
-                    session_id=r.session_id,
-                    display_id=s.display_id if s else None,
-                    evidence=r.evidence,
-                    confidence=r.confidence,
-                    matched_pids=r.members,
-                )
-            )
-        return out
+    def _matches(self, report: ProbeResult, by_key: Mapping[str, AgentSession]) -> list[MatchView]:
+        """One view per live agent tree, in the library's order, with the session it writes."""
+        return [
+            _match_view(tree, report.matches.match_for_pid(tree.root.pid), by_key)
+            for tree in report.matches.trees
+        ]
 
     def _block_times(self, sessions: Sequence[AgentSession], now: float, name: str) -> list[int]:
         """Request times that can decide the running 5-hour block (only needed for that window).
@@ -771,27 +742,28 @@ class Monitor:
         )
 
     def _tree(
-        self, report: ProcessReport, matches: Sequence[MatchView], by_key: Mapping[str, AgentSession]
+        self, report: ProbeResult, matches: Sequence[MatchView], by_key: Mapping[str, AgentSession]
     ) -> tuple[ProcNode, ...]:
-        procs = report.processes
+        """The process pane's trees, root pid order; ``matches`` are the views of ``report``'s trees."""
+        views = {m.root_pid: m for m in matches}
         out: list[ProcNode] = []
-        for m in sorted(matches, key=lambda m: m.root_pid):
-            if m.root_pid not in procs:
-                continue
-            members = {pid for pid in m.matched_pids if pid in procs} | {m.root_pid}
+        for tree in sorted(report.matches.trees, key=lambda t: t.root.pid):
+            m = views[tree.root.pid]
+            procs = {p.pid: p for p in tree.members}
+            procs[tree.root.pid] = tree.root
             kids: dict[int, list[int]] = {}
-            for pid in members:
-                if pid == m.root_pid:
+            for pid, p in procs.items():
+                if pid == tree.root.pid:
                     continue
-                parent = procs[pid].ppid
                 # A member whose parent is outside the tree (reparented) hangs off the root.
-                kids.setdefault(parent if parent in members else m.root_pid, []).append(pid)
+                kids.setdefault(p.ppid if p.ppid in procs else tree.root.pid, []).append(pid)
             s = by_key.get(m.session_key) if m.session_key else None
-            out.append(_build_node(m.root_pid, procs, kids, m, s, 0))
+            tree_ports = tuple(sorted({port for pid in procs for port in report.ports.get(pid, ())}))
+            out.append(_build_node(tree.root.pid, _TreeCtx(procs, kids, m, s, report, tree_ports), 0))
         return tuple(out)
 
     def _totals(
-        self, rows: Sequence[SessionRow], report: ProcessReport, matches: Sequence[MatchView]
+        self, rows: Sequence[SessionRow], report: ProbeResult, matches: Sequence[MatchView]
     ) -> tuple[AgentTotal, ...]:
         out: list[AgentTotal] = []
         for agent in AGENTS:
@@ -802,14 +774,13 @@ class Monitor:
             top = [r for r in mine if r.parent_key is None or r.parent_key not in present]
             tokens = sum(r.win_tokens for r in top)
             cost = sum(r.win_cost or 0.0 for r in top)
-            cpu = 0.0
-            for m in matches:
-                if m.agent == agent:
-                    cpu += sum(
-                        report.processes[p].cpu_percent
-                        for p in {m.root_pid, *m.matched_pids}
-                        if p in report.processes
-                    )
+            # A tree's members are its root and every tool process (root first).
+            cpu = sum(
+                p.cpu_percent
+                for tree in report.matches.trees
+                if tree.agent_type.value == agent
+                for p in tree.members
+            )
             out.append(
                 AgentTotal(
                     agent=agent,
@@ -894,47 +865,69 @@ def _sum_series(many: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
     return tuple(acc) if any(acc) else ()
 
 
-def _build_node(
-    pid: int,
-    procs: Mapping[int, ProcSample],
-    kids: Mapping[int, list[int]],
-    m: MatchView,
-    s: AgentSession | None,
-    depth: int,
-) -> ProcNode:
+def _match_view(tree: AgentTree, m: SessionMatch | None, by_key: Mapping[str, AgentSession]) -> MatchView:
+    """The display record of one agent tree and the match the library found for it (if any)."""
+    key = session_key(m.agent_type.value, m.session_id) if m is not None else None
+    s = by_key.get(key) if key else None
+    return MatchView(
+        root_pid=tree.root.pid,
+        agent=tree.agent_type.value,
+        session_key=key,
+        session_id=m.session_id if m is not None else None,
+        display_id=s.display_id if s else None,
+        evidence=m.evidence.value if m is not None else None,
+        confidence=m.confidence if m is not None else None,
+        matched_pids=tree.pids,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _TreeCtx:
+    """What every node of one agent tree is built from (passed down the recursion as one)."""
+
+    procs: Mapping[int, ProcessInfo]
+    kids: Mapping[int, list[int]]
+    match: MatchView
+    session: AgentSession | None
+    probe: ProbeResult
+    #: Every TCP port a process of the tree listens on, sorted (shown on the root).
+    ports: tuple[int, ...]
+
+
+def _build_node(pid: int, ctx: _TreeCtx, depth: int) -> ProcNode:
     """The node of ``pid`` with its subtree, cut below ``MAX_TREE_DEPTH`` levels.
 
     A cut is never silent: the deepest shown node gets one marker child that
     says how many processes lie below it.
     """
-    p = procs[pid]
+    p = ctx.procs[pid]
+    m = ctx.match
     is_root = pid == m.root_pid
     key = f"{p.pid}:{p.create_time:.2f}"
-    below = sorted(kids.get(pid, ()))
+    below = sorted(ctx.kids.get(pid, ()))
     children: tuple[ProcNode, ...]
     if not below:
         children = ()
     elif depth < MAX_TREE_DEPTH:
-        children = tuple(_build_node(c, procs, kids, m, s, depth + 1) for c in below)
+        children = tuple(_build_node(c, ctx, depth + 1) for c in below)
     else:
-        children = (_deeper_marker(key, _count_below(pid, kids), m),)
+        children = (_deeper_marker(key, _count_below(pid, ctx.kids), m),)
+    elapsed = ctx.probe.elapsed.get(pid)
     return ProcNode(
         key=key,
         pid=p.pid,
         name=one_line(p.name, 40) or "?",
         cpu_percent=p.cpu_percent,
-        rss_bytes=p.rss_bytes,
+        rss_bytes=p.rss,
         agent=m.agent if is_root else None,
         session_key=m.session_key,
-        label=_root_label(p, m, s, _tree_ports(m, procs)) if is_root else _child_label(p),
+        label=(
+            _root_label(p, elapsed, ctx.probe.states.get(pid), m, ctx.session, ctx.ports)
+            if is_root
+            else _child_label(p, elapsed, ctx.probe.ports.get(pid, ()))
+        ),
         children=children,
     )
-
-
-def _tree_ports(m: MatchView, procs: Mapping[int, ProcSample]) -> tuple[int, ...]:
-    """Every TCP port a process of this agent's tree listens on, sorted."""
-    members = {m.root_pid, *m.matched_pids}
-    return tuple(sorted({port for pid in members if pid in procs for port in procs[pid].listen_ports}))
 
 
 def _count_below(pid: int, kids: Mapping[int, list[int]]) -> int:
@@ -1000,15 +993,22 @@ def _ports(ports: Sequence[int]) -> str:
     return " ".join(f":{port}" for port in ports)
 
 
-def _columns(p: ProcSample, state: str, command: str) -> str:
+def _columns(p: ProcessInfo, elapsed: float | None, state: str, command: str) -> str:
     """One process row, aligned with ``PROCESS_HEADER``."""
     return (
-        f"{p.pid:>{PID_WIDTH}} {fmt_pct(p.cpu_percent):>6} {fmt_mem(p.rss_bytes):>5} "
-        f"{fmt_elapsed(p.elapsed_seconds):>9} {state:<7} {command}"
+        f"{p.pid:>{PID_WIDTH}} {fmt_pct(p.cpu_percent):>6} {fmt_mem(p.rss):>5} "
+        f"{fmt_elapsed(elapsed):>9} {state:<7} {command}"
     )
 
 
-def _root_label(p: ProcSample, m: MatchView, s: AgentSession | None, tree_ports: Sequence[int] = ()) -> str:
+def _root_label(
+    p: ProcessInfo,
+    elapsed: float | None,
+    state: str | None,
+    m: MatchView,
+    s: AgentSession | None,
+    tree_ports: Sequence[int] = (),
+) -> str:
     """The agent's row: its agent name (``gemini``, not ``node``), ports, session and evidence."""
     if s is not None:
         total = s.usage.total_tokens + s.subagent_usage.total_tokens
@@ -1022,7 +1022,7 @@ def _root_label(p: ProcSample, m: MatchView, s: AgentSession | None, tree_ports:
         what += f" · {m.evidence}{conf}"
     name = one_line(m.agent, 20) or one_line(p.name, 40) or "?"
     ports = _ports(tree_ports)
-    return _columns(p, p.state or "", f"{name}{' ' + ports if ports else ''}  {what}")
+    return _columns(p, elapsed, state or "", f"{name}{' ' + ports if ports else ''}  {what}")
 
 
 def _short_cmd(argv: Sequence[str]) -> str:
@@ -1030,10 +1030,11 @@ def _short_cmd(argv: Sequence[str]) -> str:
     return " ".join(os.path.basename(a) if a.startswith("/") else a for a in argv)
 
 
-def _child_label(p: ProcSample) -> str:
-    cmd = one_line(_short_cmd(p.cmdline), 60) or one_line(p.name, 40) or "?"
-    ports = _ports(p.listen_ports)
-    return _columns(p, "", f"{cmd}{'  ' + ports if ports else ''}")
+def _child_label(p: ProcessInfo, elapsed: float | None, ports_of: Sequence[int]) -> str:
+    """A tool process's row: its command (bounded before it is shortened) and its ports."""
+    cmd = one_line(_short_cmd(bounded_cmdline(p.cmdline)[0]), 60) or one_line(p.name, 40) or "?"
+    ports = _ports(ports_of)
+    return _columns(p, elapsed, "", f"{cmd}{'  ' + ports if ports else ''}")
 
 
 def flatten(nodes: Iterable[ProcNode]) -> tuple[ProcNode, ...]:

@@ -52,6 +52,17 @@ async def _shoot(out: Path) -> list[Path]:
             await _until(pilot, ready, "the stand-ins to be matched")
             await pilot.pause(0.3)
             saved = [Path(app.save_screenshot("main.svg", str(out)))]
+            from .widgets.timeline import SessionTimeline, TimelineScreen
+
+            await pilot.press("g")
+            await _until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the timeline")
+            await _until(
+                pilot, lambda: app.screen.query_one(SessionTimeline).is_drawn, "the timeline's picture"
+            )
+            await pilot.pause(0.3)
+            saved.append(Path(app.save_screenshot("timeline.svg", str(out))))
+            await pilot.press("escape")
+            await pilot.pause(0.2)
             await pilot.press("enter")
             await _until(
                 pilot,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..errors import InvalidArgument
-from ..text import one_line, parse_interval
+from ..text import argument_type, one_line, parse_interval
 
 if TYPE_CHECKING:
     from ..process import ProcessSnapshot
@@ -54,17 +54,6 @@ def parse_listen(value: str) -> tuple[str, int] | None:
     return host, int(port_text)
 
 
-def _argtype(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
-    def convert(value: str) -> Any:
-        try:
-            return parse(value)
-        except InvalidArgument as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = name
-    return convert
-
-
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``serve`` to the ``agentsession`` subcommands (``subparsers``: ``add_subparsers()``'s result)."""
     p = subparsers.add_parser(
@@ -84,7 +73,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        type=_argtype(parse_listen, "listen"),
+        type=argument_type(parse_listen, "listen"),
         default=parse_listen(DEFAULT_LISTEN),
         help=f"Prometheus scrape endpoint, 'off' for none (default: {DEFAULT_LISTEN})",
     )
@@ -97,7 +86,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--interval",
         metavar="S",
-        type=_argtype(parse_interval, "interval"),
+        type=argument_type(parse_interval, "interval"),
         default=DEFAULT_INTERVAL,
         help=f"seconds between refreshes and OTLP pushes (default: {DEFAULT_INTERVAL:g})",
     )

@@ -10,8 +10,8 @@ scrape or an export always sees the model's current high-water totals and
 nothing is added twice whatever the two readers' schedules are.
 
 Attribute names: the SDK side (and so Prometheus) uses the plain labels
-``agent_type``, ``model``, ``token_type``, ``tool``, ``state``,
-``session_id``. The OTLP side renames them to the OpenTelemetry GenAI
+``agent_type``, ``model``, ``token_type``, ``tool``, ``status`` (a tool
+call's outcome), ``state``, ``session_id``. The OTLP side renames them to the OpenTelemetry GenAI
 semantic conventions where one fits (:data:`OTLP_ATTRIBUTES`), so a
 collector sees ``gen_ai.request.model`` and friends.
 
@@ -68,7 +68,12 @@ INSTRUMENTS: dict[str, tuple[str, str, str, str]] = {
         "counter",
     ),
     "agentsession.requests": ("requests", "{request}", "Model requests made by agent sessions", "counter"),
-    "agentsession.tool_calls": ("tool_calls", "{call}", "Tool calls made by agent sessions", "counter"),
+    "agentsession.tool_calls": (
+        "tool_calls",
+        "{call}",
+        "Finished tool calls made by agent sessions, by outcome (ok, fail, observed)",
+        "counter",
+    ),
     "agentsession.sessions": (
         "sessions",
         "{session}",
@@ -89,6 +94,8 @@ OTLP_ATTRIBUTES: dict[str, str] = {
     "model": "gen_ai.request.model",
     "token_type": "gen_ai.token.type",
     "tool": "gen_ai.tool.name",
+    #: No GenAI convention names a tool call's outcome: ours, namespaced.
+    "status": "agentsession.tool.status",
     "session_id": "gen_ai.conversation.id",
     "state": "agentsession.session.state",
 }

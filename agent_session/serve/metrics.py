@@ -5,7 +5,7 @@ never count the same request twice, but the numbers it is built from are
 re-derived from files that can be truncated, rewritten or deleted at any
 time. So every number is kept as a **high-water mark** per
 ``(agent, session_id, model, bucket)`` (tools: per ``(agent, session_id,
-tool)``), and the exported totals are the sums of those marks:
+tool, status)``), and the exported totals are the sums of those marks:
 
 * a session seen for the first time adds its whole history, once;
 * a session that grows adds exactly the growth (``new - mark``);
@@ -18,6 +18,16 @@ The price of that rule: a file truncated and then refilled with *different*
 requests is under-counted until it passes its old mark. Counting twice or
 going down would break ``increase()`` and ``rate()``; under-counting a rare
 rewrite does not.
+
+Tool calls are counted by outcome (``status``: ``ok``, ``fail``,
+``observed``) and only once they have one: a call still waiting for its
+result is in no series yet. Counting it as ``pending`` first would need the
+``pending`` series to go down when the result arrives (a counter never
+does) or would count the call twice; so ``agentsession_tool_calls_total``
+summed over ``status`` is the finished calls, and a call whose result never
+comes (an interrupted session) is never counted. A re-sent result that
+changes a call's outcome raises the new status's mark and leaves the old
+one where it was, the same rule as a rewritten file.
 
 A restart re-reads the files, so the totals come back the same for every
 session still on disk (history counted once, as at the first start). The
@@ -48,6 +58,7 @@ __all__ = [
     "MAX_TOOL_LABELS",
     "OTHER_LABEL",
     "TOKEN_TYPES",
+    "TOOL_STATUSES",
     "CounterModel",
     "ModelObservation",
     "SessionObservation",
@@ -62,6 +73,10 @@ TOKEN_TYPES = ("input", "output", "cache_creation", "cache_read")
 MAX_MODEL_LABELS = 64
 MAX_TOOL_LABELS = 128
 OTHER_LABEL = "(other)"
+#: Tool call outcomes that are counted (``ToolStatus`` values); ``pending`` is not one.
+TOOL_STATUSES = ("ok", "fail", "observed")
+#: Statuses every new (agent, tool) series starts at 0, so ``rate()`` sees the first failure.
+_SEEDED_STATUSES = ("ok", "fail")
 #: Longest label value (model, tool, session id); longer ones are cut.
 MAX_LABEL_CHARS = 96
 
@@ -95,8 +110,10 @@ class ModelObservation:
 
 
 _MODEL_BUCKETS = (*TOKEN_TYPES, "reasoning", "requests", "cost_usd")
-_TOOL_BUCKET = "tool"
-_ALL_BUCKETS = frozenset((*_MODEL_BUCKETS, _TOOL_BUCKET))
+#: Mark bucket of a tool call status (``tool.ok``…). Marks saved before statuses were
+#: counted (bucket ``tool``) are not loaded: their series, without ``status``, are gone.
+_TOOL_PREFIX = "tool."
+_ALL_BUCKETS = frozenset((*_MODEL_BUCKETS, *(_TOOL_PREFIX + st for st in TOOL_STATUSES)))
 
 
 @dataclass(frozen=True)
@@ -106,7 +123,8 @@ class SessionObservation:
     agent: str
     session_id: str
     models: Mapping[str, ModelObservation] = field(default_factory=dict)
-    tools: Mapping[str, int] = field(default_factory=dict)
+    #: Finished tool calls: tool name -> status (one of ``TOOL_STATUSES``) -> count.
+    tools: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: Input of the latest request over the model's context window (None: unknown).
     context_fill: float | None = None
     #: Model of the latest request (the one ``context_fill`` is about).
@@ -157,7 +175,7 @@ class CounterModel:
     def __init__(self, *, per_session: bool = False) -> None:
         self.per_session = per_session
         self._lock = threading.Lock()
-        #: (agent, session_id, model, bucket) -> mark; tools: (agent, session_id, tool, "tool") -> mark.
+        #: (agent, session_id, model, bucket) -> mark; tools: (agent, session_id, tool, "tool.<status>") -> mark.
         self._marks: dict[tuple[str, str, str, str], float] = {}
         #: counter name -> label tuple -> total (the sums of the marks).
         self._totals: dict[str, dict[tuple[str, ...], float]] = {
@@ -168,6 +186,7 @@ class CounterModel:
             "tool_calls": {},
         }
         self._seeded: set[tuple[str, ...]] = set()
+        self._seeded_tools: set[tuple[str, ...]] = set()
         self._models = _Folding(MAX_MODEL_LABELS)
         self._tools = _Folding(MAX_TOOL_LABELS)
         self._live: dict[str, int] = {}
@@ -223,8 +242,10 @@ class CounterModel:
             for bucket, value in zip(_MODEL_BUCKETS, m.values(), strict=True):
                 # The mark is per raw model name: two names folded into one label keep two marks.
                 rose += self._bump((obs.agent, obs.session_id, raw_model, bucket), value)
-        for raw_tool, n in obs.tools.items():
-            rose += self._bump((obs.agent, obs.session_id, raw_tool, _TOOL_BUCKET), n)
+        for raw_tool, by_status in obs.tools.items():
+            for status, n in by_status.items():
+                if status in TOOL_STATUSES:
+                    rose += self._bump((obs.agent, obs.session_id, raw_tool, _TOOL_PREFIX + status), n)
         return rose
 
     def _bump(self, key: tuple[str, str, str, str], value: float) -> int:
@@ -236,8 +257,14 @@ class CounterModel:
         delta = value - old
         agent, session_id, name, bucket = key
         extra = (_label(session_id),) if self.per_session else ()
-        if bucket == _TOOL_BUCKET:
-            self._add("tool_calls", (agent, self._tools(agent, _label(name)), *extra), delta)
+        if bucket.startswith(_TOOL_PREFIX):
+            tool = self._tools(agent, _label(name))
+            base = (agent, tool, *extra)
+            if base not in self._seeded_tools:
+                self._seeded_tools.add(base)
+                for status in _SEEDED_STATUSES:
+                    self._totals["tool_calls"].setdefault((agent, tool, status, *extra), 0)
+            self._add("tool_calls", (agent, tool, bucket[len(_TOOL_PREFIX) :], *extra), delta)
             return 1
         model = self._models(agent, _label(name))
         base = (agent, model, *extra)
@@ -253,7 +280,10 @@ class CounterModel:
 
     # ---------------------------------------------------------- persistence
     def dump_marks(self) -> list[list[str | float]]:
-        """Every mark as ``[agent, session_id, model or tool, bucket, value]`` (JSON-ready)."""
+        """Every mark as ``[agent, session_id, model or tool, bucket, value]`` (JSON-ready).
+
+        A tool mark's bucket is ``tool.<status>`` (``tool.ok``, ``tool.fail``, ``tool.observed``).
+        """
         with self._lock:
             return [[*key, value] for key, value in self._marks.items()]
 
@@ -315,7 +345,7 @@ class CounterModel:
             "reasoning_tokens": ("agent_type", "model"),
             "requests": ("agent_type", "model"),
             "cost_usd": ("agent_type", "model"),
-            "tool_calls": ("agent_type", "tool"),
+            "tool_calls": ("agent_type", "tool", "status"),
             "sessions": ("agent_type", "state"),
             "context_fill_ratio": ("agent_type", "model", "session_id"),
         }[name]
@@ -413,11 +443,18 @@ def observe_session(s: AgentSession, *, with_context: bool = False) -> SessionOb
         window = context_window(last.model, s.agent_type)
         if window:
             fill = last.tier_input_tokens / window
+    # Finished calls only (see the module docstring): a pending call joins its
+    # status's series when its result arrives, so no series ever goes down.
+    tools: dict[str, dict[str, int]] = {}
+    for name, by_status in s.tool_status.items():
+        done = {st: n for st, n in by_status.items() if st in TOOL_STATUSES and n > 0}
+        if done:
+            tools[name] = done
     return SessionObservation(
         agent=agent,
         session_id=s.session_id,
         models=models,
-        tools=dict(s.tools),
+        tools=tools,
         context_fill=fill,
         last_model=last_model,
         is_subagent=s.is_subagent,

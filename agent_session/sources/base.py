@@ -187,6 +187,14 @@ class SessionParser:
         #: Position (in the whole session) of the response recorded under a usage key.
         self._response_index: dict[Hashable, int] = {}
         self._tools_by_id: dict[str, ToolEvent] = {}
+        # (name, current status) of every call that has an id, in both modes and
+        # whether its event is kept or not: a result, however late, early or
+        # re-sent, moves the call's one count in ``session.tool_status``. Stored
+        # as an index into ``_kinds`` (a few names × four statuses): a small int
+        # per call, the id string shared with ``_tools_by_id``, no tuple each.
+        self._call_status: dict[str, int] = {}
+        self._kinds: list[tuple[str, ToolStatus]] = []
+        self._kind_index: dict[tuple[str, ToolStatus], int] = {}
         self._early_results: dict[str, tuple[Any, bool | None, int | None, int | None]] = {}
         # Positions of the next new tool call and response in the whole session.
         self._tool_seq = 0
@@ -528,6 +536,9 @@ class SessionParser:
             return None if known is _COUNTED else known
         tool_name = tool_name[:MAX_NAME_CHARS]
         s.tools[tool_name] = s.tools.get(tool_name, 0) + 1
+        self._count_status(tool_name, status, 1)
+        if call_id is not None:
+            self._call_status[call_id] = self._kind(tool_name, status)
         path_list = [_bounded_path(p) for p in paths]
         for p in path_list:
             s.files[p.path] = s.files.get(p.path, 0) + 1
@@ -537,8 +548,11 @@ class SessionParser:
         if not self.detail or ev is None or not self._keeps("tools", position):
             if call_id is not None:
                 self._tools_by_id[call_id] = _COUNTED
-                # A result that came first belongs to a call nobody will see: forget it.
-                self._early_results.pop(call_id, None)
+                # A result that came first belongs to a call nobody will see: only
+                # its outcome is kept, in the summary's counts.
+                early = self._early_results.pop(call_id, None)
+                if early is not None:
+                    self._settle(call_id, _outcome(early[1], early[2]))
             if ev is not None:
                 ev.tools_version += 1
             return None
@@ -594,27 +608,66 @@ class SessionParser:
         exit_code: int | None = None,
         ts_ms: int | None = None,
     ) -> None:
-        """Link a result to its call: status, exit code, end time, duration, output preview."""
-        if call_id is None or not self.detail:
+        """Link a result to its call: status, exit code, end time, duration, output preview.
+
+        In both modes the call's outcome moves its count in ``session.tool_status``
+        (a re-sent result moves it again, never adds a call); the rest is detail only.
+        """
+        if call_id is None:
+            return
+        status = _outcome(is_error, exit_code)
+        if call_id not in self._call_status:
+            # The result came before its call: kept (bounded) until the call arrives.
+            if len(self._early_results) < MAX_EARLY_RESULTS:
+                preview = _preview(output) if self.detail else None
+                self._early_results[call_id] = (preview, is_error, exit_code, ts_ms)
+            return
+        self._settle(call_id, status)
+        if not self.detail:
             return
         event = self._tools_by_id.get(call_id)
-        if event is None:
-            if len(self._early_results) < MAX_EARLY_RESULTS:
-                self._early_results[call_id] = (_preview(output), is_error, exit_code, ts_ms)
-            return
-        if event is _COUNTED:
+        if event is None or event is _COUNTED:
             return  # the call is counted but not kept: nothing to link, nothing to invent
         if self.session.events is not None:
             self.session.events.tools_version += 1
         if exit_code is not None:
             event.exit_code = exit_code
-        failed = bool(is_error) or (exit_code is not None and exit_code != 0)
-        event.status = ToolStatus.FAIL if failed else ToolStatus.OK
+        event.status = status
         event.output_preview = _preview(output)
         if ts_ms is not None:
             event.end_ts_ms = ts_ms
             if event.ts_ms is not None:
                 event.duration_ms = max(0, ts_ms - event.ts_ms)
+
+    def _count_status(self, tool_name: str, status: ToolStatus, sign: int) -> None:
+        """Add ``sign`` to ``session.tool_status[tool_name][status]``, dropping counts that reach 0."""
+        by_name = self.session.tool_status
+        per = by_name.get(tool_name)
+        if per is None:
+            per = by_name[tool_name] = {}
+        n = per.get(status.value, 0) + sign
+        if n > 0:
+            per[status.value] = n
+        else:
+            per.pop(status.value, None)
+
+    def _kind(self, tool_name: str, status: ToolStatus) -> int:
+        """The index of ``(tool_name, status)`` in ``_kinds``, added when new."""
+        key = (tool_name, status)
+        index = self._kind_index.get(key)
+        if index is None:
+            index = self._kind_index[key] = len(self._kinds)
+            self._kinds.append(key)
+        return index
+
+    def _settle(self, call_id: str, status: ToolStatus) -> None:
+        """Move a known call's one count from its current status to ``status``."""
+        tool_name, old = self._kinds[self._call_status[call_id]]
+        if old is status:
+            return
+        self._call_status[call_id] = self._kind(tool_name, status)
+        self._count_status(tool_name, old, -1)
+        self._count_status(tool_name, status, 1)
 
     # --------------------------------------------------------------- snapshots
     def snapshot(self) -> AgentSession:
@@ -647,6 +700,12 @@ class SessionParser:
 
 
 _COUNTED: Any = object()
+
+
+def _outcome(is_error: bool | None, exit_code: int | None) -> ToolStatus:
+    """A linked result's status: failed when flagged so or when it exited non-zero."""
+    failed = bool(is_error) or (exit_code is not None and exit_code != 0)
+    return ToolStatus.FAIL if failed else ToolStatus.OK
 
 
 def _slack(cap_: int) -> int:

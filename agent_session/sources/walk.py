@@ -163,13 +163,26 @@ def walk_tree(tree: Path, rules: TreeRules) -> list[tuple[Path, tuple[str, ...]]
     except OSError as exc:  # pragma: no cover - realpath only fails on odd platforms
         note_walk_error(tree, exc)
         return out
-    _walk(os.fspath(tree), (), rules, real, out)
+    _walk(os.fspath(tree), Path(tree), (), rules, real, out)
     out.sort(key=lambda item: item[0])
     return out
 
 
+def _child(parent: Path, name: str) -> Path:
+    """``parent / name`` without parsing the whole path again.
+
+    Why: ``Path(entry.path)`` re-splits every component, a fifth of a warm
+    start's walk at 50,000 files. A name from ``scandir`` is one component,
+    so CPython's private constructor for a child is exact; elsewhere the
+    public operator is used.
+    """
+    make = getattr(parent, "_make_child_relpath", None)
+    return make(name) if make is not None else parent / name  # type: ignore[no-any-return]
+
+
 def _walk(
     folder: str,
+    folder_path: Path,
     rel: tuple[str, ...],
     rules: TreeRules,
     real_root: str,
@@ -192,13 +205,13 @@ def _walk(
                 _judge_link(entry, real_root, folder_only=not take)
             elif take:
                 if entry.is_file(follow_symlinks=False):
-                    out.append((Path(entry.path), rel))
+                    out.append((_child(folder_path, name), rel))
                 else:
                     note_walk_error(
                         entry.path, f"{_kind(entry.stat(follow_symlinks=False).st_mode)}, not a session file"
                     )
             elif entry.is_dir(follow_symlinks=False):
-                _walk(entry.path, (*rel, name), rules, real_root, out)
+                _walk(entry.path, _child(folder_path, name), (*rel, name), rules, real_root, out)
         except OSError as exc:
             note_walk_error(entry.path, exc)
 

@@ -23,8 +23,16 @@ import orjson
 import pytest
 from rich.text import Text
 
-from agent_session import AgentHomes, AgentSession, SessionStore
+from agent_session import AgentHomes, AgentSession, AgentType, SessionStore
 from agent_session.cli import main as cli_main
+from agent_session.process import (
+    CONFIDENCE,
+    AgentTree,
+    Evidence,
+    ProcessInfo,
+    SessionMatch,
+    SessionProcessMatches,
+)
 from agent_session.synthetic import SynthSpec
 from agent_session.synthetic import claude as synth_claude
 from agent_session.synthetic import codex as synth_codex
@@ -216,19 +224,20 @@ async def test_monitor_renders_hostile_sessions_inert_and_bounded(evil_home: Pat
     from textual.widgets import Static
 
     from tui_app.app import MonitorApp
-    from tui_app.monitor import Monitor, ProcessReport, ProcSample, RootInfo
+    from tui_app.monitor import Monitor
     from tui_app.widgets import ProcessTree, SessionsTable
     from tui_app.widgets.detail import DetailPane
 
-    def probe(sessions: Sequence[AgentSession]) -> ProcessReport:
-        procs: dict[int, ProcSample] = {}
-        roots: list[RootInfo] = []
+    def probe(sessions: Sequence[AgentSession]) -> Any:
+        trees = []
         for i, s in enumerate(sessions):
             pid = 7000 + 10 * i
-            procs[pid] = ProcSample(pid, 1, "claude" + EVIL, 1000.0, 1.0, 1 << 20, ("claude", EVIL_LONG))
-            procs[pid + 1] = ProcSample(pid + 1, pid, EVIL, 1001.0, 0.0, 1 << 20, (EVIL_LONG, MARKUP))
-            roots.append(RootInfo(pid, s.agent_type.value, (pid, pid + 1), s.session_id, "pid_file", 0.95))
-        return ProcessReport(procs, tuple(roots))
+            root = ProcessInfo(
+                pid, 1, 1000.0, "claude" + EVIL, cmdline=("claude", EVIL_LONG), cpu_percent=1.0, rss=1 << 20
+            )
+            tool = ProcessInfo(pid + 1, pid, 1001.0, EVIL, cmdline=(EVIL_LONG, MARKUP), rss=1 << 20)
+            trees.append((s.agent_type, (root, tool), s.session_id, Evidence.PID_FILE))
+        return _probe_result(trees)
 
     monitor = Monitor(
         AgentHomes.resolve(evil_home), user_home=evil_home, clock=lambda: START_MS / 1000 + 3600, probe=probe
@@ -286,6 +295,18 @@ async def test_monitor_renders_hostile_sessions_inert_and_bounded(evil_home: Pat
         assert "evil.example" not in svg or "href" not in svg.split("evil.example")[0][-60:]
 
 
+def _probe_result(trees: Sequence[tuple[AgentType, Sequence[ProcessInfo], str, Evidence]]) -> Any:
+    """A monitor probe's answer shaped as the library's: one tree per entry, root first, each matched."""
+    from tui_app.monitor import ProbeResult
+
+    built = [AgentTree(agent, procs[0], tuple(procs), (procs[0],)) for agent, procs, _, _ in trees]
+    matches = [
+        SessionMatch(t.root.pid, t.root.create_time, t.pids, t.agent_type, sid, "", ev, CONFIDENCE[ev])
+        for t, (_, _, sid, ev) in zip(built, trees, strict=True)
+    ]
+    return ProbeResult(matches=SessionProcessMatches(tuple(matches), tuple(built), 0))
+
+
 def _top_once(home: Path, *argv: str) -> str:
     from tui_app.app import main as top_main
 
@@ -307,11 +328,11 @@ def test_monitor_once_json_output_is_inert(evil_home: Path) -> None:
 
 def test_process_labels_of_a_session_unknown_to_the_store(evil_home: Path) -> None:
     """A match naming a session the store no longer has shows the raw id: it must still be clean."""
-    from tui_app.monitor import Monitor, ProcessReport, ProcSample, RootInfo, flatten
+    from tui_app.monitor import Monitor, flatten
 
-    def probe(_sessions: Sequence[AgentSession]) -> ProcessReport:
-        procs = {9000: ProcSample(9000, 1, "claude", 1.0, 0.0, 0, ("claude",))}
-        return ProcessReport(procs, (RootInfo(9000, "claude", (9000,), "\x1b]0;x\x07\x1b[2J", "env", 0.9),))
+    def probe(_sessions: Sequence[AgentSession]) -> Any:
+        root = ProcessInfo(9000, 1, 1.0, "claude", cmdline=("claude",))
+        return _probe_result([(AgentType.CLAUDE, (root,), "\x1b]0;x\x07\x1b[2J", Evidence.ENV)])
 
     monitor = Monitor(AgentHomes.resolve(evil_home), user_home=evil_home, probe=probe)
     snap = monitor.collect()
@@ -320,9 +341,9 @@ def test_process_labels_of_a_session_unknown_to_the_store(evil_home: Path) -> No
 
 
 def test_row_cells_of_the_snapshot_are_clean(evil_home: Path) -> None:
-    from tui_app.monitor import Monitor, ProcessReport
+    from tui_app.monitor import Monitor, ProbeResult
 
-    monitor = Monitor(AgentHomes.resolve(evil_home), user_home=evil_home, probe=lambda s: ProcessReport())
+    monitor = Monitor(AgentHomes.resolve(evil_home), user_home=evil_home, probe=lambda s: ProbeResult())
     snap = monitor.collect()
     for row in snap.sessions:
         for cell in row.cells:

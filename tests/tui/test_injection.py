@@ -8,13 +8,13 @@ from collections.abc import Callable, Sequence
 import pytest
 from rich.text import Text
 from textual.widgets import Static
-from tui_helpers import NOW_MS, PROJECTS, Corpus, FakeProbe, settled, wait_for
+from tui_helpers import NOW_MS, PROJECTS, Corpus, FakeProbe, replace_processes, settled, wait_for
 
 from agent_session import AgentSession, ToolEvent, ToolStatus
 from agent_session.synthetic import SynthSpec
 from agent_session.synthetic import claude as synth_claude
 from tui_app.app import MonitorApp
-from tui_app.monitor import ProcessReport
+from tui_app.monitor import ProbeResult
 from tui_app.widgets import ProcessTree, SessionsTable, ToolCallScreen
 from tui_app.widgets.detail import DetailPane
 
@@ -33,13 +33,13 @@ def assert_plain(text: Text) -> None:
 
 
 class EvilProbe(FakeProbe):
-    def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
-        report = super().__call__(sessions)
-        procs = {
-            pid: dataclasses.replace(p, name="[red]evil[/red]\x1b[2J", cmdline=("[b]x[/b]", "\x1b]0;t\x07"))
-            for pid, p in report.processes.items()
-        }
-        return dataclasses.replace(report, processes=procs)
+    def __call__(self, sessions: Sequence[AgentSession]) -> ProbeResult:
+        return replace_processes(
+            super().__call__(sessions),
+            lambda p: dataclasses.replace(
+                p, name="[red]evil[/red]\x1b[2J", cmdline=("[b]x[/b]", "\x1b]0;t\x07")
+            ),
+        )
 
 
 @pytest.mark.slow

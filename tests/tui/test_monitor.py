@@ -21,6 +21,7 @@ from tui_helpers import (
     FakeProbe,
     env_without_agents,
     refreshed,
+    replace_processes,
     settled,
     wait_for,
     write_corpus,
@@ -35,8 +36,8 @@ from tui_app.monitor import (
     CMDLINE_CHARS,
     Monitor,
     MonitorSnapshot,
+    ProbeResult,
     ProcessProbe,
-    ProcessReport,
     Wakeup,
     bounded_cmdline,
 )
@@ -171,11 +172,12 @@ def test_once_json_bounds_injected_command_lines(corpus: Corpus) -> None:
     """Whatever a probe hands over, ``to_json`` prints at most 1,000 characters of argv per process."""
 
     class LongArgv(FakeProbe):
-        def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
-            report = super().__call__(sessions)
-            procs = dict(report.processes)
-            procs[901] = dataclasses.replace(procs[901], cmdline=("bash", "-c", "x" * 5000, "tail"))
-            return dataclasses.replace(report, processes=procs)
+        def __call__(self, sessions: Sequence[AgentSession]) -> ProbeResult:
+            long = ("bash", "-c", "x" * 5000, "tail")
+            return replace_processes(
+                super().__call__(sessions),
+                lambda p: dataclasses.replace(p, cmdline=long) if p.pid == 901 else p,
+            )
 
     live = corpus.spec("gemini", 0)
     data = monitor_for(corpus, LongArgv({900: ("gemini", live.spec.session_id)})).collect().to_json()

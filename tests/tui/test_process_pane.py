@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from textual.pilot import Pilot
-from tui_helpers import Corpus, settled, wait_for
+from tui_helpers import Corpus, probe_result, settled, wait_for
 
 from agent_session import AgentSession
-from agent_session.process import SignalReport
+from agent_session.process import ProcessInfo, SignalReport
 from tui_app.app import MonitorApp
-from tui_app.monitor import PROCESS_HEADER, ProcessReport, ProcSample, RootInfo, fmt_elapsed, fmt_mem
+from tui_app.monitor import PROCESS_HEADER, ProbeResult, fmt_elapsed, fmt_mem
 from tui_app.widgets import ProcessTree
 from tui_app.widgets.confirm import ConfirmScreen
 
@@ -33,21 +33,23 @@ class PaneProbe:
     session_id: str | None = None
     calls: int = 0
 
-    def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
+    def __call__(self, sessions: Sequence[AgentSession]) -> ProbeResult:
         self.calls += 1
-        procs = {
-            4242: ProcSample(
-                4242, 1, "node", 1000.25, 12.5, 171 * MB, ("node", GEMINI_JS), 0, 3723.0, (), "waiting"
+        procs = (
+            ProcessInfo(
+                4242, 1, 1000.25, "node", cmdline=("node", GEMINI_JS), cpu_percent=12.5, rss=171 * MB
             ),
-            4243: ProcSample(4243, 4242, "bash", 1001.5, 0.0, 0, ("/bin/bash", "-c", "npm start"), 0, 65.0),
-            4244: ProcSample(
-                4244, 4243, "node", 1002.75, 1.0, 45 * MB, ("node", "server.js"), 0, 64.0, (8080,)
+            ProcessInfo(4243, 4242, 1001.5, "bash", cmdline=("/bin/bash", "-c", "npm start")),
+            ProcessInfo(
+                4244, 4243, 1002.75, "node", cmdline=("node", "server.js"), cpu_percent=1.0, rss=45 * MB
             ),
-        }
-        root = RootInfo(
-            4242, "gemini", (4242, 4243, 4244), self.session_id, "cwd" if self.session_id else None, 0.55
         )
-        return ProcessReport(procs, (root,))
+        return probe_result(
+            [("gemini", procs, self.session_id, "cwd" if self.session_id else None)],
+            elapsed={4242: 3723.0, 4243: 65.0, 4244: 64.0},
+            ports={4244: (8080,)},
+            states={4242: "waiting"},
+        )
 
 
 @dataclass
@@ -116,11 +118,13 @@ class ManyProbe:
 
     n: int = 40
 
-    def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
-        procs = {500: ProcSample(500, 1, "claude", 10.0, 1.0, MB, ("claude",), 0, 5.0, (), "idle")}
-        for i in range(1, self.n + 1):
-            procs[500 + i] = ProcSample(500 + i, 500, "sh", 10.0 + i, 0.0, MB, ("sh",), 0, 4.0)
-        return ProcessReport(procs, (RootInfo(500, "claude", tuple(procs)),))
+    def __call__(self, sessions: Sequence[AgentSession]) -> ProbeResult:
+        procs = [ProcessInfo(500, 1, 10.0, "claude", cmdline=("claude",), cpu_percent=1.0, rss=MB)]
+        procs += [
+            ProcessInfo(500 + i, 500, 10.0 + i, "sh", cmdline=("sh",), rss=MB) for i in range(1, self.n + 1)
+        ]
+        elapsed = {p.pid: 4.0 for p in procs} | {500: 5.0}
+        return probe_result([("claude", procs, None, None)], elapsed=elapsed, states={500: "idle"})
 
 
 @pytest.mark.slow

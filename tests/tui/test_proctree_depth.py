@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tui_helpers import NOW_S, Corpus, settled
+from tui_helpers import NOW_S, Corpus, probe_result, settled
 
 from agent_session import AgentHomes, AgentSession
+from agent_session.process import ProcessInfo
 from tui_app.app import MonitorApp
-from tui_app.monitor import MAX_TREE_DEPTH, Monitor, ProcessReport, ProcNode, ProcSample, RootInfo
+from tui_app.monitor import MAX_TREE_DEPTH, Monitor, ProbeResult, ProcNode
 from tui_app.widgets import ProcessTree
 
 ROOT = 5000
@@ -23,14 +24,14 @@ class ChainProbe:
 
     length: int
 
-    def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
-        procs = {
-            ROOT + i: ProcSample(
-                ROOT + i, ROOT + i - 1 if i else 1, "claude" if i == 0 else "sh", 100.0 + i, cmdline=("sh",)
+    def __call__(self, sessions: Sequence[AgentSession]) -> ProbeResult:
+        procs = [
+            ProcessInfo(
+                ROOT + i, ROOT + i - 1 if i else 1, 100.0 + i, "claude" if i == 0 else "sh", cmdline=("sh",)
             )
             for i in range(self.length)
-        }
-        return ProcessReport(procs, (RootInfo(ROOT, "claude", tuple(procs)),))
+        ]
+        return probe_result([("claude", procs, None, None)])
 
 
 def _chain(home: Path, length: int) -> tuple[ProcNode, ...]:

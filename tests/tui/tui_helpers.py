@@ -9,21 +9,73 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from textual.pilot import Pilot
 
-from agent_session import AgentSession
+from agent_session import AgentSession, AgentType
+from agent_session.process import (
+    CONFIDENCE,
+    AgentTree,
+    Evidence,
+    ProcessInfo,
+    SessionMatch,
+    SessionProcessMatches,
+)
 from tui_app.app import MonitorApp
 from tui_app.demo import DemoSession, demo_sessions, synth_module
-from tui_app.monitor import ProcessReport, ProcSample, RootInfo
+from tui_app.monitor import ProbeResult
 
 #: The frozen "now" of every test (epoch seconds): 2026-11-24 20:20:00 UTC.
 NOW_S = 1_795_551_600.0
 NOW_MS = int(NOW_S * 1000)
 PROJECTS = Path("/home/dev")
+
+
+#: One agent tree as a test states it: agent, its processes (root first), and the
+#: session it writes with the evidence (both None: a live agent with no session found).
+TreeSpec = tuple[str, Sequence[ProcessInfo], str | None, str | None]
+
+
+def probe_result(
+    trees: Sequence[TreeSpec],
+    *,
+    elapsed: Mapping[int, float] | None = None,
+    ports: Mapping[int, tuple[int, ...]] | None = None,
+    states: Mapping[int, str] | None = None,
+) -> ProbeResult:
+    """A probe's answer built the way the library shapes it: its trees, its matches, its confidences."""
+    built: list[AgentTree] = []
+    matches: list[SessionMatch] = []
+    for agent, procs, sid, evidence in trees:
+        root = procs[0]
+        tree = AgentTree(AgentType(agent), root, tuple(procs), (root,))
+        built.append(tree)
+        if sid is not None and evidence is not None:
+            ev = Evidence(evidence)
+            matches.append(
+                SessionMatch(
+                    root.pid, root.create_time, tree.pids, AgentType(agent), sid, "", ev, CONFIDENCE[ev]
+                )
+            )
+    return ProbeResult(
+        matches=SessionProcessMatches(tuple(matches), tuple(built), NOW_MS),
+        elapsed=dict(elapsed or {}),
+        ports=dict(ports or {}),
+        states=dict(states or {}),
+    )
+
+
+def replace_processes(result: ProbeResult, change: Callable[[ProcessInfo], ProcessInfo]) -> ProbeResult:
+    """``result`` with every process passed through ``change`` (trees, matches and extras kept)."""
+    trees: list[TreeSpec] = []
+    for tree in result.matches.trees:
+        m = result.matches.match_for_pid(tree.root.pid)
+        sid, evidence = (m.session_id, m.evidence.value) if m is not None else (None, None)
+        trees.append((tree.agent_type.value, [change(p) for p in tree.members], sid, evidence))
+    return probe_result(trees, elapsed=result.elapsed, ports=result.ports, states=result.states)
 
 
 @dataclass
@@ -37,19 +89,24 @@ class FakeProbe:
     live: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     calls: int = 0
 
-    def __call__(self, sessions: Sequence[AgentSession]) -> ProcessReport:
+    def __call__(self, sessions: Sequence[AgentSession]) -> ProbeResult:
         self.calls += 1
-        procs: dict[int, ProcSample] = {}
-        roots: list[RootInfo] = []
+        trees: list[TreeSpec] = []
         for pid, (agent, sid) in sorted(self.live.items()):
-            child = pid + 1
-            procs[pid] = ProcSample(pid, 1, agent, 1000.0 + pid, 12.5, 300 * 1024 * 1024, (agent,))
-            procs[child] = ProcSample(
-                child, pid, "bash", 1001.0 + pid, 0.5, 4 * 1024 * 1024, ("bash", "-c", "npm test")
+            root = ProcessInfo(
+                pid, 1, 1000.0 + pid, agent, cmdline=(agent,), cpu_percent=12.5, rss=300 * 1024 * 1024
             )
-            evidence = ("pid_file", 0.95) if sid else (None, None)
-            roots.append(RootInfo(pid, agent, (pid, child), sid, evidence[0], evidence[1]))
-        return ProcessReport(procs, tuple(roots))
+            child = ProcessInfo(
+                pid + 1,
+                pid,
+                1001.0 + pid,
+                "bash",
+                cmdline=("bash", "-c", "npm test"),
+                cpu_percent=0.5,
+                rss=4 * 1024 * 1024,
+            )
+            trees.append((agent, (root, child), sid, "pid_file" if sid else None))
+        return probe_result(trees)
 
 
 @dataclass

@@ -61,6 +61,7 @@ __all__ = [
     "CacheEntry",
     "SummaryCache",
     "code_fingerprint",
+    "collector_paused",
     "default_cache_dir",
     "file_key",
 ]
@@ -256,9 +257,11 @@ class SummaryCache:
             # Someone else could have written it: its numbers are not ours to show.
             self.diagnostic = f"cache ignored ({self.path}): {problem}"
             return {}
+        held = [data]
+        del data  # _parse gets the only reference: the whole file is freed once it is split
         try:
-            with _collector_paused():
-                return self._parse(data)
+            with collector_paused():
+                return self._parse(held.pop())
         except _Ignored as exc:
             self.diagnostic = f"cache ignored ({self.path}): {exc}"
             return {}
@@ -282,8 +285,11 @@ class SummaryCache:
             raise _Ignored(f"truncated: body is {len(body)} bytes, header says {header.get('length')}")
         if header.get("digest") != hashlib.blake2b(body, digest_size=16).hexdigest():
             raise _Ignored("corrupt: checksum mismatch")
-        raw_lines = bytes(body).split(b"\n")
-        del data, body  # the lines are all that is kept
+        del body
+        # Split the file itself (a copy of the body first cost its size again at the peak)
+        # and drop the header line: the lines are all that is kept.
+        raw_lines = data.split(b"\n")
+        del data, raw_lines[0]
         if raw_lines and not raw_lines[-1]:
             raw_lines.pop()
         out: dict[str, CacheEntry] = {}
@@ -481,12 +487,15 @@ class _Refused(Exception):
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a large cache is turned into objects.
 
     Hundreds of thousands of new dicts and models, none of them garbage, would
     otherwise trigger collection after collection over everything built so far
-    (3-4 times the cost of the parse itself at 50,000 entries).
+    (3-4 times the cost of the parse itself at 50,000 entries). The store uses
+    it too, around the walk and the index build of a warm start: they allocate
+    hundreds of thousands of objects (no cycles among them) beside the loaded
+    summaries, and each full collection scans all of those again.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -495,6 +504,9 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+_collector_paused = collector_paused
 
 
 def _key_ok(path: object, key: object, tail_fed: object, *numbers: object) -> bool:
@@ -549,6 +561,9 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
     ):
         raise _Unplannable(cls.__name__)  # validation does more than check types: let it run
     names = frozenset(cls.model_fields)
+    order = tuple(cls.model_fields)
+    #: Type signatures (value types in field order) whose leaves were checked.
+    passed: set[tuple[type, ...]] = set()
     # Every field is set, so every model of the class can share one set: pydantic only
     # ever adds a field name to it (a no-op here), and a copy gets its own. One set per
     # model would be a third of a cached summary's memory.
@@ -558,11 +573,14 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
     optional: list[tuple[str, type]] = []
     converts: list[tuple[str, _Convert, type]] = []
     new = object.__new__
-    setattr_ = object.__setattr__
+    # BaseModel's own slot descriptors: a third cheaper than ``object.__setattr__`` by name.
+    slots = BaseModel.__dict__
+    set_dict = slots["__dict__"].__set__
+    set_fields_set = slots["__pydantic_fields_set__"].__set__
+    set_extra = slots["__pydantic_extra__"].__set__
+    set_private = slots["__pydantic_private__"].__set__
 
-    def build(value: Any) -> BaseModel:
-        if type(value) is not dict or value.keys() != names:
-            raise _Mismatch(cls.__name__)
+    def check_leaves(value: dict[str, Any]) -> None:
         # The leaves' types in one pass of C calls (a Python loop per field was a
         # third of a warm start at 50,000 summaries); bool is not int here.
         if exact_names and tuple(map(type, map(value.__getitem__, exact_names))) != exact_kinds:
@@ -571,16 +589,33 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
             map(frozenset.__contains__, optional_kinds, map(type, map(value.__getitem__, optional_names)))
         ):
             raise _Mismatch(cls.__name__)
+
+    def build(value: Any) -> BaseModel:
+        if type(value) is not dict:
+            raise _Mismatch(cls.__name__)
+        # The cache writes fields in declaration order: then the types of all values,
+        # taken in one C pass, are a signature; one that passed the leaf checks once
+        # passes them again (converted fields check themselves below).
+        if tuple(value) == order:
+            signature = tuple(map(type, value.values()))
+            if signature not in passed:
+                check_leaves(value)
+                if len(passed) < 256:
+                    passed.add(signature)
+        elif value.keys() != names:
+            raise _Mismatch(cls.__name__)
+        else:
+            check_leaves(value)
         for name, convert, container in converts:
             v = value[name]
             if type(v) is container and not v:
                 continue  # an empty dict or list has nothing to convert (most of them)
             value[name] = convert(v)
         model = new(cls)
-        setattr_(model, "__dict__", value)
-        setattr_(model, "__pydantic_fields_set__", all_set)
-        setattr_(model, "__pydantic_extra__", None)
-        setattr_(model, "__pydantic_private__", None)
+        set_dict(model, value)
+        set_fields_set(model, all_set)
+        set_extra(model, None)
+        set_private(model, None)
         return model
 
     seen[cls] = build

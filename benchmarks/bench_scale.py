@@ -16,7 +16,7 @@ that one child) and peak RSS, and the load average before and after, since
 the machine may be shared.
 
     .venv/bin/python benchmarks/bench_scale.py [--sessions 50000] [--data /tmp/agentsession-scale]
-        [--runs 3]
+        [--runs 3] [--pin-fingerprint] [--warm-only]
 """
 
 from __future__ import annotations
@@ -79,6 +79,13 @@ def generate(home: Path, sessions: int, seed: int = 0) -> None:
             print(f"  generated {i + 1:,} sessions ({time.perf_counter() - started:.0f} s)", flush=True)
 
 
+#: ``python -c`` body: the CLI with the cache's code fingerprint pinned (``--pin-fingerprint``).
+_PINNED = (
+    "import sys; import agent_session.cache as c; c.code_fingerprint = lambda: 'bench-pinned'; "
+    "from agent_session.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def ensure_corpus(data: Path, sessions: int) -> Path:
     home = data / "home"
     stamp = data / "scale.json"
@@ -137,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", type=int, default=50_000)
     ap.add_argument("--data", type=Path, default=Path("/tmp/agentsession-scale"))
     ap.add_argument("--runs", type=int, default=3, help="warm runs (the best and all are printed)")
+    ap.add_argument(
+        "--pin-fingerprint",
+        action="store_true",
+        help="run the CLI with a fixed cache code fingerprint, so edits to the parsers made meanwhile "
+        "(another checkout, a shared tree) do not turn a warm run into a cold one",
+    )
+    ap.add_argument("--warm-only", action="store_true", help="keep the existing cache: no cold run")
     args = ap.parse_args(argv)
 
     data = args.data.resolve()
@@ -145,11 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "AGENTSESSION_CACHE_DIR": str(cache)}
     env.pop("AGENTSESSION_NO_CACHE", None)
     cmd = [sys.executable, "-m", "agent_session.cli", "list", "--json", "--home", str(home)]
+    if args.pin_fingerprint:
+        cmd[1:3] = ["-c", _PINNED]
     print("command:", " ".join(cmd))
     print(f"cores: {os.cpu_count()}   load average before: {load()}", flush=True)
 
-    shutil.rmtree(cache, ignore_errors=True)
-    show("cold", run(cmd, env))
+    if not args.warm_only:
+        shutil.rmtree(cache, ignore_errors=True)
+        show("cold", run(cmd, env))
     cache_files = [p for p in cache.rglob("summaries-*") if p.is_file()]
     size = sum(p.stat().st_size for p in cache_files)
     print(f"cache: {len(cache_files)} file(s), {size / 1e6:.1f} MB", flush=True)

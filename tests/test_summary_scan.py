@@ -21,7 +21,7 @@ from agent_session.sources.scan import scan_summary, scanner_for
 
 def summary(s: AgentSession) -> dict[str, Any]:
     """Everything a scan must reproduce: the whole IR except ``files`` (left to the full parse)."""
-    data = s.model_dump(mode="json", exclude={"files"})
+    data = s.model_dump(mode="json", exclude={"files", "tool_status"})
     data["requests"] = s.requests.to_json_obj()
     return data
 

@@ -307,11 +307,6 @@ def test_tool_status_round_trips_through_the_cache(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------- summary vs detail mode
-@pytest.mark.xfail(
-    strict=True,
-    reason="summary-mode parsers skip tool results (claude/codex prefilters, gemini detail gate): "
-    "summary tool_status is all pending until they pass results to finish_tool",
-)
 @pytest.mark.parametrize("agent", ["claude", "codex", "gemini"])
 def test_summary_mode_has_the_outcomes_of_detail_mode(tmp_path: Path, agent: str) -> None:
     path = synth(agent).write_session(tmp_path, spec_for(agent, 0, turns=3, tools_per_turn=7))

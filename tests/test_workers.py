@@ -1,7 +1,7 @@
 """The worker pool and the cold summary scan as the store uses them.
 
 Workers only when cores are free, failures reported (never swallowed), the
-summary scan equal to the full parse except ``files``, and a scanned file's
+summary scan equal to the full parse except ``files`` and ``tool_status``, and a scanned file's
 first append giving the full parse.
 """
 
@@ -27,8 +27,9 @@ def by_id(store: SessionStore, *, files: bool = True) -> dict[str, dict[str, Any
     out = {}
     for s in store.sessions():
         data = comparable(s, with_error=True)
-        if not files:
+        if not files:  # what a summary scan leaves to the full parse
             data.pop("files")
+            data.pop("tool_status")
         out[f"{s.agent_type.value}:{s.session_id}"] = data
     return out
 

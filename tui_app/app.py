@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import sys
 import threading
@@ -272,6 +273,8 @@ class MonitorApp(App[None]):
         #: A collection slower than this is named in the status line (tests with pinned
         #: screenshots raise it: a loaded machine must not change the picture).
         self.slow_refresh_seconds = 1.0
+        #: Help's footer shows the last refresh's timings (off for snapshots: they vary run to run).
+        self.help_timings = True
         self.sort_key = "rate"
         self.sort_reverse = False
         self.alerts = alerts or AlertLimits()
@@ -620,7 +623,7 @@ class MonitorApp(App[None]):
         ]
         snap = self.snapshot
         footer = ""
-        if snap is not None:
+        if snap is not None and self.help_timings:
             footer = f"last refresh: store {snap.refresh_seconds * 1000:.0f} ms, total {snap.collect_seconds * 1000:.0f} ms"
         self.push_screen(HelpScreen(rows, footer))
 
@@ -780,8 +783,39 @@ class MonitorApp(App[None]):
         self.interval = seconds
         self._update_status()
 
+    #: Alert limits the command palette can set: kind -> (AlertLimits field, question).
+    _ALERT_PROMPTS: ClassVar[dict[str, tuple[str, str]]] = {
+        "rate": ("rate_tpm", "Alert when a session burns this many tokens per minute"),
+        "cost": ("cost_usd", "Alert when a session has cost this many dollars"),
+        "context": ("context_pct", "Alert when a session's context is this full (percent)"),
+    }
+
+    def action_set_alert(self, kind: str) -> None:
+        """Ask for a new limit (empty: off); the same once-per-crossing rule as the options."""
+        from .widgets.prompt import ValuePrompt
+
+        name, question = self._ALERT_PROMPTS[kind]
+        current = getattr(self.alerts, name)
+
+        def done(result: tuple[str, float | None] | None) -> None:
+            if result is None or result[0] == "cancel":
+                return
+            self.alerts = dataclasses.replace(self.alerts, **{name: result[1]})
+            self._above = {k for k in self._above if k[1] != kind}  # a new limit: cross it afresh
+            shown = "off" if result[1] is None else f"{result[1]:g}"
+            self.notify(f"{kind} alert: {shown}", timeout=4)
+
+        self.push_screen(ValuePrompt(question, "" if current is None else f"{current:g}", _positive), done)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        for kind, (name, question) in self._ALERT_PROMPTS.items():
+            current = getattr(self.alerts, name)
+            yield SystemCommand(
+                f"Set the {kind} alert ({'off' if current is None else f'{current:g}'})",
+                question + "; empty turns it off",
+                lambda kind=kind: self.action_set_alert(kind),
+            )
         for b in self._all_bindings():
             if b.id == "quit":
                 continue
@@ -858,14 +892,22 @@ def _duration_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_arg(text: str) -> float:
+def _positive(text: str) -> float:
+    """A positive, finite number (alert limits); ValueError with a one-line reason otherwise."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise ValueError(f"not a number: {text!r}") from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, not {text!r}")
+        raise ValueError(f"must be a positive number, not {text!r}")
     return value
+
+
+def _positive_arg(text: str) -> float:
+    try:
+        return _positive(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _print_once(monitor: Monitor, as_json: bool, out: object) -> int:

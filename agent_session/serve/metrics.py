@@ -47,10 +47,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from ..model import AgentSession, AgentType
-from ..pricing import CostAccumulator
+from ..model import AgentSession
+from ..pricing import CostAccumulator, context_window
 from ..text import one_line
 
 __all__ = [
@@ -378,27 +377,6 @@ class CounterModel:
 
 
 # ------------------------------------------------------------ from sessions
-@lru_cache(maxsize=256)
-def context_window(model: str, agent: AgentType | None) -> int | None:
-    """The model's context window in tokens, from genai-prices' data (None when unknown)."""
-    import warnings
-
-    from genai_prices import Usage, calc_price
-
-    providers = {AgentType.CLAUDE: "anthropic", AgentType.CODEX: "openai", AgentType.GEMINI: "google"}
-    provider = providers.get(agent) if agent is not None else None
-    for pid in (provider, None) if provider else (None,):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                calc = calc_price(Usage(input_tokens=1, output_tokens=1), model_ref=model, provider_id=pid)
-        except (LookupError, ValueError):
-            continue
-        window = calc.model.context_window
-        return window if isinstance(window, int) and window > 0 else None
-    return None
-
-
 def observe_session(s: AgentSession, *, with_context: bool = False) -> SessionObservation:
     """The numbers of one session summary, per model, from its request log.
 

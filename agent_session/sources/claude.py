@@ -56,10 +56,6 @@ _SKIP_TYPES_B = frozenset(t.encode() for t in _NON_MESSAGE_TYPES)
 _HEAD = 1024
 _TYPE_KEY = b'"type":"'
 _TS_KEY = b'"timestamp":"'
-_TOOL_RESULT_STARTS = (
-    b'"role":"user","content":[{"tool_use_id":',
-    b'"role":"user","content":[{"type":"tool_result"',
-)
 
 _SYNTHETIC_MODEL = "<synthetic>"
 
@@ -228,9 +224,8 @@ class ClaudeParser(SessionParser):
         nested ``{`` (then it cannot belong to an inner object). Skipped
         non-message lines still give their timestamp when it sits in that same
         prefix (``_SKIP_TIMED``: ``feed_line`` reads it), the same value
-        decoding would have found. In summary mode a user line whose content
-        opens with a ``tool_result`` is skipped too: it is never a prompt and
-        only feeds tool linking, which needs detail mode.
+        decoding would have found. Tool-result lines are decoded in both
+        modes: the summary counts each call's outcome (``tool_status``).
         """
         brace = line.find(b"{", 1, _HEAD)
         scope_end = brace if brace > 0 else min(len(line), _HEAD)
@@ -243,8 +238,6 @@ class ClaudeParser(SessionParser):
             rtype = line[start:end]
             if rtype in _SKIP_TYPES_B:
                 return _SKIP_TIMED, scope_end
-            if rtype == b"user" and not self.detail and brace > 0 and _opens_with_tool_result(line, brace):
-                return _SKIP, scope_end
             return _DECODE, scope_end
         # 2.1 attachment lines open with their (often huge) payload, before any "type".
         if brace > 0 and line.endswith(b'"attachment":', 0, brace):
@@ -453,8 +446,6 @@ class ClaudeParser(SessionParser):
             self._prompt(text, ts)
 
     def _tool_results(self, record: dict[str, Any], results: list[dict[str, Any]], ts: int | None) -> None:
-        if not self.detail:
-            return
         for block in results:
             call_id = block.get("tool_use_id")
             if not isinstance(call_id, str):
@@ -498,13 +489,6 @@ def _parent_from_path(path: Path) -> str | None:
         if dirs[i] == "subagents":
             return dirs[i - 1]
     return None
-
-
-def _opens_with_tool_result(line: bytes, brace: int) -> bool:
-    """True when the first nested object is ``message`` and its content opens with a tool result."""
-    if not line.endswith(b'"message":', 0, brace):
-        return False
-    return any(line.startswith(p, brace + 1) for p in _TOOL_RESULT_STARTS)
 
 
 def _command_of(low: str, inp: dict[str, Any]) -> str | None:

@@ -281,7 +281,7 @@ class CodexParser(SessionParser):
                 return _DECODE
             return _DECODE if line.startswith(b'user"', r + 8) and not self._user_events else _SKIP
         if sub in _OUTPUT_ITEMS:
-            return _DECODE if self.detail else _SKIP
+            return _DECODE
         if sub == b"image_generation_call" and not self._replaying:
             return _IMAGE
         return _SKIP
@@ -291,7 +291,7 @@ class CodexParser(SessionParser):
             return _DECODE if b'"info":null' not in line else _SKIP
         if sub == b"user_message":
             return _DECODE
-        return _DECODE if self.detail and sub in _DETAIL_EVENTS else _SKIP
+        return _DECODE if sub in _DETAIL_EVENTS else _SKIP
 
     def _observe_ts(self, ts: str) -> None:
         """Every line's time, decoded or not: end time, and where a replay ends.
@@ -560,7 +560,7 @@ class CodexParser(SessionParser):
             self._token_count(payload, ts_ms, replay)
         elif t == "user_message":
             self._user_message(payload, ts_ms, replay)
-        elif replay or not self.detail:
+        elif replay:
             return
         elif t == "exec_command_end":
             out = payload.get("aggregated_output") or payload.get("stdout") or payload.get("stderr")

@@ -436,8 +436,6 @@ class GeminiParser(SessionParser):
                 paths=tool_paths(name, args, call.get("resultDisplay"), self.session.cwd),
                 ts_ms=msg_ts if msg_ts is not None else tool_ts,
             )
-        if not self.detail:
-            return
         status = call.get("status")
         has_result = call.get("result") is not None
         if status in _OK_STATUSES or status in _FAIL_STATUSES or (status is None and has_result):

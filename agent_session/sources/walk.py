@@ -177,7 +177,7 @@ def _child(parent: Path, name: str) -> Path:
     public operator is used.
     """
     make = getattr(parent, "_make_child_relpath", None)
-    return make(name) if make is not None else parent / name  # type: ignore[no-any-return]
+    return make(name) if make is not None else parent / name
 
 
 def _walk(

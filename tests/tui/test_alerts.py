@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from claude_writer import ClaudeWriter
-from tui_helpers import NOW_MS, NOW_S, FakeProbe, refreshed, settled
+from tui_helpers import NOW_MS, NOW_S, FakeProbe, refreshed, settled, wait_for
 
 from agent_session import AgentHomes
 from tui_app.app import AlertLimits, MonitorApp, alert_crossings, build_parser
@@ -83,3 +83,35 @@ async def test_rate_alert_notifies_and_rings_once_per_crossing(tmp_path: Path) -
         # Still over the limit at the next refresh: no second alert.
         await refreshed(pilot, app)
         assert len(app.alert_log) == 1 and bells == [1]
+
+
+async def test_the_command_palette_sets_and_clears_a_limit(tmp_path: Path) -> None:
+    from textual.widgets import Input
+
+    from tui_app.widgets.prompt import ValuePrompt
+
+    monitor = Monitor(
+        AgentHomes.resolve(tmp_path), user_home=tmp_path, clock=lambda: NOW_S, probe=FakeProbe()
+    )
+    app = MonitorApp(monitor, interval=3600.0, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot is not None, "the first snapshot")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Set the rate alert (off)" in titles and "Set the context alert (off)" in titles
+        app.action_set_alert("rate")
+        await pilot.pause()
+        assert isinstance(app.screen, ValuePrompt)
+        await pilot.press(*"lots", "enter")  # refused: the dialog stays, the limit does not change
+        await pilot.pause()
+        assert isinstance(app.screen, ValuePrompt) and app.alerts.rate_tpm is None
+        app.screen.query_one(Input).value = "25000"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, ValuePrompt) and app.alerts.rate_tpm == 25000
+        assert "Set the rate alert (25000)" in [c.title for c in app.get_system_commands(app.screen)]
+        app.action_set_alert("rate")  # an empty answer turns it off
+        await pilot.pause()
+        app.screen.query_one(Input).value = ""
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.alerts.rate_tpm is None

@@ -88,3 +88,38 @@ def test_tool_call_drill_down(snap_compare: Any, make_app: Callable[..., Monitor
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+VIEW_SIZES = [(80, 24), (120, 40), (200, 50)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", VIEW_SIZES, ids=["80x24", "120x40", "200x50"])
+@pytest.mark.parametrize("view", ["subagents", "drill-down", "help"])
+def test_views_at_every_size(
+    snap_compare: Any, make_app: Callable[..., MonitorApp], corpus: Corpus, view: str, size: tuple[int, int]
+) -> None:
+    """The subagent tree unfolded, the tool-call drill-down and help at 80×24, 120×40 and 200×50."""
+    app = make_app(probe(corpus))
+    app.slow_refresh_seconds = float("inf")
+    app.help_timings = False  # timings vary run to run
+    parent = f"claude:{corpus.spec('claude', 0).spec.session_id}"
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settled(pilot, app)
+        if view == "subagents":
+            app.toggle_children(parent)
+            await wait_for(pilot, lambda: parent in app.expanded, "the subagents unfolded")
+        elif view == "drill-down":
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda: isinstance(app.screen, ToolCallsScreen) and app.screen.table.row_count > 0,
+                "the tool calls",
+            )
+        else:
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: len(app.screen_stack) > 1, "help")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

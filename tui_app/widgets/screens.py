@@ -33,12 +33,14 @@ from .style import STATUS_STYLE
 
 __all__ = ["SUBAGENT_TOOLS", "HelpScreen", "ToolCallScreen", "ToolCallsScreen", "tool_cells"]
 
+# Short, fixed-size columns first: on a narrow terminal the command and paths
+# are cut at the right edge, never a status or a duration.
 _COLUMNS = (
     ("time", "Time"),
     ("tool", "Tool"),
-    ("command", "Command"),
     ("status", "Status"),
     ("duration", "Duration"),
+    ("command", "Command"),
     ("paths", "Paths"),
 )
 
@@ -59,9 +61,9 @@ def tool_cells(t: ToolEvent, home: str | None) -> tuple[str, ...]:
     return (
         fmt_clock(t.ts_ms),
         one_line(t.tool_name, 30) or "?",
-        one_line(shorten_path(t.command, home) if t.command else None, 80) or "",
         status,
         fmt_duration_ms(t.duration_ms),
+        one_line(shorten_path(t.command, home) if t.command else None, 80) or "",
         one_line(paths, 80) or "",
     )
 

@@ -552,6 +552,9 @@ class SessionStore:
                 continue  # running or done: the worker's
             batch = self._jobs.pop(fut, [])
             self._parse_here([t.path for t in batch if self._files.get(t.path) is t], stats)
+        # What no worker took (the pool could not start): parse it here.
+        taken = self._in_jobs()
+        self._parse_here([p for p in paths if p in self._pending and p not in taken], stats)
 
     def _parse_here(self, paths: list[str], stats: RefreshStats, deadline: float | None = None) -> list[str]:
         """Parse in this process until ``deadline``; returns the paths left."""
@@ -621,15 +624,27 @@ class SessionStore:
         return {t.path for batch in self._jobs.values() for t in batch}
 
     def _submit(self, paths: list[str], batch_bytes: int, n: int) -> list[cf.Future[list[ScanTuple]]]:
-        pool = self._ensure_pool(n)
+        """Hand ``paths`` to the pool; files it could not take stay pending and are parsed here.
+
+        A pool that cannot start (no fork server, a broken pool) turns the
+        workers off for this store, with the reason in ``worker_errors``: a
+        refresh never fails because a helper process could not be had.
+        """
         now = time.time()
         out: list[cf.Future[list[ScanTuple]]] = []
-        for batch in batches(paths, self._pending, batch_bytes, BATCH_FILES):
-            tracked = [self._files[p] for p in batch]
-            keep = [self._wants_state(self._pending[p], now) for p in batch]
-            fut = pool.submit([t.file for t in tracked], keep, self.summary_scan)
-            self._jobs[fut] = tracked
-            out.append(fut)
+        try:
+            pool = self._ensure_pool(n)
+            for batch in batches(paths, self._pending, batch_bytes, BATCH_FILES):
+                tracked = [self._files[p] for p in batch]
+                keep = [self._wants_state(self._pending[p], now) for p in batch]
+                fut = pool.submit([t.file for t in tracked], keep, self.summary_scan)
+                self._jobs[fut] = tracked
+                out.append(fut)
+        except (OSError, ValueError, RuntimeError, cf.BrokenExecutor) as exc:
+            self.worker_errors.append(f"workers turned off: {type(exc).__name__}: {exc}"[:500])
+            del self.worker_errors[:-MAX_WORKER_ERRORS]
+            self.workers = 0
+            self._workers_fixed = False
         return out
 
     def _ensure_pool(self, n: int) -> WorkerPool:

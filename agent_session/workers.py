@@ -33,10 +33,12 @@ that is nearly all of a cold ``list``'s time. Two things keep it cheap:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
 import math
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from stat import S_ISREG
 from typing import Any
@@ -206,15 +208,51 @@ class WorkerPool:
         if method == "forkserver":
             ctx.set_forkserver_preload(["agent_session.workers"])
         self.workers = max(1, workers)
-        self._executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        with _usable_stderr():  # its queues' semaphores start the resource tracker
+            self._executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
 
     def submit(
         self, files: list[SessionFile], keep_state: Sequence[bool] | bool, summary_scan: bool
     ) -> cf.Future[list[ScanTuple]]:
-        return self._executor.submit(scan_files, files, keep_state, summary_scan)
+        # The fork server and resource tracker start on the first submit.
+        with _usable_stderr():
+            return self._executor.submit(scan_files, files, keep_state, summary_scan)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+@contextlib.contextmanager
+def _usable_stderr() -> Iterator[None]:
+    """A ``sys.stderr`` with a real descriptor while multiprocessing starts its helpers.
+
+    multiprocessing hands ``sys.stderr.fileno()`` to the resource tracker it
+    spawns; under Textual that is the app's print capture, whose fileno is
+    -1, and the spawn fails with "bad value(s) in fds_to_keep". The real
+    stderr (or /dev/null) stands in for the moment of the start.
+    """
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        yield
+        return
+    saved = sys.stderr
+    stand_in = sys.__stderr__
+    devnull = None
+    try:
+        if stand_in is None or stand_in.fileno() < 0:
+            raise OSError
+    except (AttributeError, OSError, ValueError):
+        devnull = stand_in = open(os.devnull, "w")  # noqa: SIM115 - closed below
+    sys.stderr = stand_in
+    try:
+        yield
+    finally:
+        sys.stderr = saved
+        if devnull is not None:
+            devnull.close()
 
 
 def by_size(paths: list[str], stats: dict[str, os.stat_result]) -> list[str]:

@@ -49,6 +49,7 @@ ID_RE = re.compile(r"\b(?:claude|codex|gemini):[0-9a-fA-F][0-9a-fA-F.\-]{3,}")
 # The status line: "... every 1s  ·  reading history 1,234/5,678 files  ·  slow refresh 2.1s".
 STATUS_RE = re.compile(r"every [\d.]+s([^\n]*)")
 HISTORY_RE = re.compile(r"reading history ([\d,]+)/([\d,]+) files")
+FAILED_RE = re.compile(r"refresh failed: ([^\n]{0,200})")
 SLOW_RE = re.compile(r"slow refresh ([\d.]+)s")
 ESC_RE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"
@@ -80,6 +81,7 @@ class ScreenReader:
         self.history_done_s: float | None = None
         self.slow_refresh_max_s = 0.0
         self.refresh_failed = False
+        self.failures: list[str] = []
         self.hit = threading.Event()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._pending = ""
@@ -125,8 +127,10 @@ class ScreenReader:
 
     def _status(self, plain: str, now: float) -> None:
         """Follow the status line: history progress, its end, slow refreshes."""
-        if "refresh failed" in plain:
+        for m in FAILED_RE.finditer(plain):
             self.refresh_failed = True
+            if len(self.failures) < 5 and m.group(1) not in self.failures:
+                self.failures.append(m.group(1))
         for m in SLOW_RE.finditer(plain):
             self.slow_refresh_max_s = max(self.slow_refresh_max_s, float(m.group(1)))
         for m in STATUS_RE.finditer(plain):
@@ -339,12 +343,39 @@ def run_once(
         res.history_done_s = reader.history_done_s
         res.slow_refresh_max_s = reader.slow_refresh_max_s
         if reader.refresh_failed:
-            res.notes.append("status showed 'refresh failed'")
+            res.notes.append(f"status showed 'refresh failed': {reader.failures}")
         res.total_wall_s = round(time.monotonic() - t0, 2)
         res.total_cpu_s = round(cpu_last, 3)
         os.close(master)
     res.load_end = _load1()
     return res
+
+
+def _prime_cli(home: Path) -> list[str]:
+    exe = Path(sys.executable).with_name("agentsession")
+    head = [str(exe)] if exe.exists() else [sys.executable, "-m", "agent_session"]
+    return [*head, "list", "--json", "--home", str(home)]
+
+
+def _run_prime_cli(home: Path, cache_dir: Path) -> dict[str, object]:
+    """Write the cache with the one-shot CLI (same store, same cache file): much faster than the monitor."""
+    env = {**os.environ, "AGENTSESSION_CACHE_DIR": str(cache_dir)}
+    load0 = _load1()
+    t0 = time.monotonic()
+    ru0 = os.times()
+    proc = subprocess.run(
+        _prime_cli(home), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    ru1 = os.times()
+    cpu = (ru1.children_user - ru0.children_user) + (ru1.children_system - ru0.children_system)
+    return {
+        "rc": proc.returncode,
+        "wall_s": round(time.monotonic() - t0, 2),
+        "cpu_s": round(cpu, 2),
+        "load_start": load0,
+        "load_end": _load1(),
+        "stderr": proc.stderr.decode(errors="replace")[-300:],
+    }
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -414,6 +445,11 @@ def main(argv: list[str] | None = None) -> int:
         default=900.0,
         help="wait this long for the priming run to write its cache",
     )
+    ap.add_argument(
+        "--prime-cli",
+        action="store_true",
+        help="write the warm cache with `agentsession list --json` instead of a monitor run left until it saves",
+    )
     ap.add_argument("--kinds", default="cold,warm", help="comma list of cold,warm")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args(argv)
@@ -450,17 +486,21 @@ def main(argv: list[str] | None = None) -> int:
                 )
             last_cache = root / "prime"
             last_cache.mkdir()
-            r = run_once(
-                "prime",
-                home,
-                last_cache,
-                rows=args.rows,
-                idle=0,
-                timeout=args.timeout,
-                interval=args.interval,
-                wait_cache=args.prime_timeout,
-            )
-            print(f"prime: {json.dumps(asdict(r))}", flush=True)
+            if args.prime_cli:
+                print("prime:", " ".join(_prime_cli(home)), flush=True)
+                print(f"prime: {json.dumps(_run_prime_cli(home, last_cache))}", flush=True)
+            else:
+                r = run_once(
+                    "prime",
+                    home,
+                    last_cache,
+                    rows=args.rows,
+                    idle=0,
+                    timeout=args.timeout,
+                    interval=args.interval,
+                    wait_cache=args.prime_timeout,
+                )
+                print(f"prime: {json.dumps(asdict(r))}", flush=True)
             print(f"warm cache: {last_cache} {_dir_mb(last_cache):.1f} MB", flush=True)
             for i in range(args.runs):
                 r = run_once(

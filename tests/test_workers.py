@@ -164,3 +164,56 @@ def test_cold_scan_holds_back_a_torn_last_line_like_the_reader(home: Path) -> No
     a.pop("files"), b.pop("files")
     assert a == b
     assert "incomplete last line (22 bytes)" in (scanned.snapshot().diagnostics.last_error or "")
+
+
+_NO_FD_STDERR = """
+import io, sys
+from pathlib import Path
+from agent_session import AgentHomes, SessionStore
+
+class Capture(io.StringIO):  # what Textual puts in sys.stderr while an app runs
+    def fileno(self) -> int:
+        return -1
+
+sys.stderr = Capture()
+store = SessionStore(AgentHomes.resolve(Path(sys.argv[1])), workers=2, cache=False)
+store.parallel_min_bytes = 0
+stats = store.refresh()
+store.close()
+print(len(store.sessions()), stats.parsed_by_workers, store.worker_errors, sorted(store.errors))
+"""
+
+
+@pytest.mark.slow
+def test_workers_start_while_stderr_has_no_descriptor(home: Path) -> None:
+    """Under the monitor sys.stderr is Textual's capture (fileno -1): the pool must still start.
+
+    Run in a fresh interpreter, where multiprocessing's helpers are not running yet.
+    """
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_FD_STDERR, str(home)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    n, by_workers, worker_errors, errors = done.stdout.strip().split(" ", 3)
+    assert (int(n), worker_errors, errors) == (6, "[]", "[]")
+    assert int(by_workers) > 0
+
+
+def test_a_pool_that_cannot_start_turns_workers_off_and_parses_here(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: workers_mod.WorkerPool, workers: int) -> None:
+        raise ValueError("bad value(s) in fds_to_keep")
+
+    monkeypatch.setattr(workers_mod.WorkerPool, "__init__", refuse)
+    store = SessionStore(AgentHomes.resolve(home), workers=2, cache=False)
+    store.parallel_min_bytes = 0
+    stats = store.refresh()
+    assert stats.parsed_by_workers == 0 and store.errors == {}
+    assert by_id(store) == cold(home)  # every session, parsed in this process
+    assert store.worker_errors == ["workers turned off: ValueError: bad value(s) in fds_to_keep"]
+    assert store.workers == 0
+    store.close()

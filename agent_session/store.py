@@ -703,7 +703,7 @@ class SessionStore:
             stats.note_changed(path)
 
     def close(self) -> None:
-        """Stop background workers and the watcher, write the cache if it is due.
+        """Stop background workers and the watcher, and write the cache with what was read.
 
         The store stays usable (without its watcher: refreshes stat every file).
         """
@@ -717,7 +717,9 @@ class SessionStore:
                 self._jobs.clear()
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
-            if not self._pending:
+            # What was read so far, even with history still pending (the monitor
+            # quit early): the next start takes those files from the cache.
+            if self._cache_dirty or not self._pending:
                 self.save_cache()
 
     # --------------------------------------------------------------- the cache

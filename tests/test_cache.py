@@ -343,3 +343,21 @@ def test_an_unwritable_cache_is_reported_and_not_retried_every_refresh(
     assert store.refresh().files_read == 1
     assert len(attempts) == 1  # the next try waits for the save interval
     assert by_id(store) == cold(home)
+
+
+def test_closing_with_history_still_pending_keeps_what_was_read(
+    history: tuple[Path, dict[str, Path]], tmp_path: Path
+) -> None:
+    """The monitor quit before its history was read: the files it did read are cached for next time."""
+    home, _ = history
+    cache_dir = tmp_path / "cache"
+    first = warm_store(home, cache_dir)
+    first.refresh(budget=0.0)  # the newest file only, the rest left pending
+    read = {k for k in by_id(first)}
+    assert 0 < len(read) < len(cold(home))
+    first.close()
+    second = warm_store(home, cache_dir)
+    stats = second.refresh()
+    assert stats.cache_hits >= 1  # taken from the cache, not read again
+    assert by_id(second) == cold(home)
+    second.close()

@@ -223,6 +223,24 @@ def project_of(session: AgentSession) -> str:
     return session.cwd or _UNKNOWN_PROJECT
 
 
+def _charge(
+    groups: dict[Any, _Acc],
+    total: _Acc,
+    gkey: Any,
+    skey: tuple[AgentType, str],
+    model: str,
+    counts: tuple[int, int, int, int, int],
+) -> None:
+    """Add one request to its group (made on first use, and listed in the total's parts) and to the total."""
+    acc = groups.get(gkey)
+    if acc is None:
+        acc = groups[gkey] = _Acc()
+        assert total.parts is not None
+        total.parts.append(acc)
+    acc.add(skey, model, counts)
+    total.add(skey, model, counts)
+
+
 def mcp_server(tool_name: str) -> str | None:
     """``github`` for ``mcp__github__create_issue``; None for a tool that is not an MCP one."""
     if not tool_name.startswith("mcp__"):
@@ -337,13 +355,7 @@ def _period_report(
                 if key_of(hour * _HOUR_MS) == key_of(hour * _HOUR_MS + _HOUR_MS - 1):
                     hour_cache[hour] = period
             gkey = (period, s.agent_type, r.model) if breakdown else (period, None, None)
-            acc = groups.get(gkey)
-            if acc is None:
-                acc = groups[gkey] = _Acc()
-                assert total.parts is not None
-                total.parts.append(acc)
-            acc.add(skey, r.model, r.counts)
-            total.add(skey, r.model, r.counts)
+            _charge(groups, total, gkey, skey, r.model, r.counts)
     return Report(kind, _rows_from(groups, _by_period), total.row("total"))
 
 
@@ -361,13 +373,7 @@ def _projects_report(
             if not _in_window(r.ts_ms, since_ms, until_ms):
                 continue
             gkey = (project, s.agent_type, r.model) if breakdown else (project, None, None)
-            acc = groups.get(gkey)
-            if acc is None:
-                acc = groups[gkey] = _Acc()
-                assert total.parts is not None
-                total.parts.append(acc)
-            acc.add(skey, r.model, r.counts)
-            total.add(skey, r.model, r.counts)
+            _charge(groups, total, gkey, skey, r.model, r.counts)
             used = True
         if used:
             seen = branches.setdefault(project, set())
@@ -393,13 +399,7 @@ def _models_report(sessions: list[AgentSession], since_ms: int | None, until_ms:
             if not _in_window(r.ts_ms, since_ms, until_ms):
                 continue
             gkey = (r.model, s.agent_type, r.model)
-            acc = groups.get(gkey)
-            if acc is None:
-                acc = groups[gkey] = _Acc()
-                assert total.parts is not None
-                total.parts.append(acc)
-            acc.add(skey, r.model, r.counts)
-            total.add(skey, r.model, r.counts)
+            _charge(groups, total, gkey, skey, r.model, r.counts)
     return Report("models", _rows_from(groups, _by_tokens_desc), total.row("total"))
 
 

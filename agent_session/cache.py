@@ -24,9 +24,24 @@ old cache or the new one, never a mix. Nothing is ever written under an agent
 home.
 
 Format (``FORMAT``): a header line of JSON (magic, format, code fingerprint,
-blake2b digest and length of the body) and a body of one JSON object per line,
-``{"k": [path, dev, ino, size, mtime_ns, file_key, offset, tail_fed], "s": AgentSession}``.
-Summaries are the IR's own JSON, validated in one pass when loaded.
+blake2b digest and length of the body, and the same for its first
+``HEAD_ENTRIES`` lines: ``head_digest``, ``head_length``) and a body of one
+JSON object per line, newest file first,
+``{"k": [path, dev, ino, size, mtime_ns, file_key, offset, tail_fed], "f": facts, "s": AgentSession}``.
+
+``s`` is the summary exactly as ``agentsession list --json`` prints it (the
+IR's JSON with its computed fields, without ``events``), so a one-shot listing
+prints it as it is; ``f`` (:data:`FACTS`) repeats the few values that order,
+group and filter sessions (ids, times, usage, cost, line counts). Loading
+parses only ``k`` and ``f`` (the ``s`` of 50,000 summaries took seconds to
+turn into models): a summary becomes an :class:`~agent_session.model.AgentSession`
+when it is first asked for (:meth:`CacheEntry.model`), rebuilt by a plan that
+checks every key and type, and validated by pydantic when the plan does not
+fit. An entry whose summary fails both is dropped then (its file is parsed).
+The file stays open meanwhile and lines are read from it again when needed
+(``pread``): it is only ever replaced, never written in place. The head lets
+a first screen show the newest sessions without reading the rest
+(:meth:`SummaryCache.load_head`).
 """
 
 from __future__ import annotations
@@ -43,20 +58,23 @@ import stat
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any, BinaryIO, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .model import AgentSession, AgentType
+from .model import AgentSession, AgentType, TokenUsage, make_display_id
 from .sources.base import ParseContext, SessionFile
 
 __all__ = [
     "CACHE_DIR_ENV",
+    "FACTS",
     "FORMAT",
+    "HEAD_ENTRIES",
     "NO_CACHE_ENV",
     "CacheEntry",
     "SummaryCache",
@@ -67,7 +85,37 @@ __all__ = [
 ]
 
 #: Bump when the layout of the file changes (older files are then ignored).
-FORMAT = 1
+#: 2: ``s`` in the form ``list --json`` prints, and the ``f`` facts beside it.
+FORMAT = 2
+#: What ``f`` holds, in order: enough to group (agent, id, parent), order, filter and
+#: sort (times, usage, cost) and judge (line counts) a session without its model.
+FACTS = (
+    "agent_type",
+    "session_id",
+    "parent_session_id",
+    "last_activity_ms",
+    "start_timestamp_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "lines_read",
+    "lines_skipped",
+)
+_N_FACTS = len(FACTS)
+#: The cache file is read in pieces of this size (split into lines as it goes).
+_READ_CHUNK = 4 * 1024 * 1024
+#: Lines of the newest files covered by the header's ``head_digest`` (a first screen's worth).
+HEAD_ENTRIES = 1_000
+#: A head larger than this is not written (nor read): its summaries are unusually large.
+_MAX_HEAD_BYTES = 16 * 1024 * 1024
+_MTIME = attrgetter("mtime_ns")
+#: Where ``s`` starts in a line: ``k`` and ``f`` come first, and this byte sequence
+#: cannot occur inside them (a quote in a JSON string is escaped, and inside an
+#: array a string is never followed by a colon).
+_S_MARK = b',"s":'
 MAGIC = "agentsession-summary-cache"
 CACHE_DIR_ENV = "AGENTSESSION_CACHE_DIR"
 #: Set to a non-empty value other than ``0`` to turn the cache off everywhere.
@@ -166,21 +214,89 @@ def _digest(ctx: ParseContext) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-@dataclass(frozen=True)
 class CacheEntry:
-    """One file's summary as it was when the file had exactly this stat."""
+    """One file's summary as it was when the file had exactly this stat.
 
-    path: str
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-    file_key: str
-    offset: int
-    tail_fed: bool
-    session: AgentSession
-    #: The entry's line in the cache file, reused verbatim when the entry is saved again.
-    raw: bytes | None = None
+    Loaded from the cache it holds the facts of ``f`` and where its line is in
+    the cache file, which stays open: the line (``raw``) and the summary JSON
+    are read again when asked for (holding 50,000 lines was a third of a warm
+    listing's memory). The summary model is built on first use (:meth:`model`)
+    and kept. Built
+    for a save it holds the model, and the line is encoded when written. Beside
+    the model it answers what the session index and a listing ask of a summary
+    (``agent_type``, ``session_id``, ``usage``…, :meth:`model_copy`), so a
+    one-shot listing can order, group and print 50,000 cached sessions without
+    building a model for any of them but the parents it rolls subagents into.
+    """
+
+    __slots__ = (
+        "_raw",
+        "_session",
+        "_src",
+        "agent_type",
+        "cost_usd",
+        "dev",
+        "facts",
+        "file_key",
+        "ino",
+        "last_activity_ms",
+        "mtime_ns",
+        "offset",
+        "parent_session_id",
+        "path",
+        "session_id",
+        "size",
+        "start_timestamp_ms",
+        "tail_fed",
+    )
+    # What the index and a listing read of every session are plain slots (a property
+    # call each was a fifth of a warm listing's index): set from ``facts`` once.
+    agent_type: AgentType
+    session_id: str
+    parent_session_id: str | None
+    last_activity_ms: int | None
+    start_timestamp_ms: int | None
+    cost_usd: float | None
+
+    def __init__(
+        self,
+        path: str,
+        dev: int,
+        ino: int,
+        size: int,
+        mtime_ns: int,
+        file_key: str,
+        offset: int,
+        tail_fed: bool,
+        session: AgentSession | None = None,
+        raw: bytes | None = None,
+        facts: tuple[Any, ...] | None = None,
+        src: _LineRef | None = None,
+    ) -> None:
+        self.path = path
+        self.dev = dev
+        self.ino = ino
+        self.size = size
+        self.mtime_ns = mtime_ns
+        self.file_key = file_key
+        self.offset = offset
+        self.tail_fed = tail_fed
+        self._session = session
+        self._raw = raw
+        self._src = src
+        if facts is None:
+            assert session is not None, "a cache entry needs its summary or its facts"
+            facts = session_facts(session)
+        self.facts = facts
+        self.agent_type = _AGENT_OF[facts[0]]
+        self.session_id = facts[1]
+        self.parent_session_id = facts[2]
+        self.last_activity_ms = facts[3]
+        self.start_timestamp_ms = facts[4]
+        self.cost_usd = facts[10]
+
+    def __repr__(self) -> str:
+        return f"CacheEntry({self.path!r}, size={self.size}, mtime_ns={self.mtime_ns})"
 
     def matches(self, st: os.stat_result, key: str) -> bool:
         return (
@@ -191,6 +307,199 @@ class CacheEntry:
             and key == self.file_key
         )
 
+    # ------------------------------------------------------------ the summary
+    @property
+    def raw(self) -> bytes | None:
+        """The entry's line in the cache file (reused verbatim when the entry is saved again)."""
+        if self._raw is not None:
+            return self._raw
+        if self._src is not None:
+            file, at, length, _ = self._src
+            return file.read(at, length)
+        return None
+
+    def summary_json(self) -> bytes:
+        """The summary as ``list --json`` prints one session (before terminal escaping)."""
+        if self._src is not None:
+            file, at, length, s_at = self._src
+            return file.read(at + s_at, length - s_at - 1)
+        if self._raw is not None:
+            start = self._raw.find(_S_MARK)
+            if start > 0 and self._raw.endswith(b"}"):
+                return self._raw[start + len(_S_MARK) : -1]
+        session = self.model()
+        assert session is not None
+        return session.__pydantic_serializer__.to_json(session, exclude={"events"})
+
+    def model(self) -> AgentSession | None:
+        """The summary as a model, built once (None: the line does not hold a valid summary)."""
+        if self._session is None and (self._raw is not None or self._src is not None):
+            try:
+                data = self.summary_json()
+            except OSError:
+                return None  # the cache file cannot be read any more: the file is parsed instead
+            self._session = _build_summary(data)
+        return self._session
+
+    @property
+    def built(self) -> AgentSession | None:
+        """The model if it was built already (nothing is built to answer)."""
+        return self._session
+
+    @property
+    def session(self) -> AgentSession:
+        """The summary model; ``ValueError`` when the line holds no valid summary."""
+        session = self.model()
+        if session is None:
+            raise ValueError(f"the cached summary of {self.path} is not valid")
+        return session
+
+    # ------------------------------------------------ what the index asks of it
+    @property
+    def display_id(self) -> str:
+        return make_display_id(self.facts[0], self.facts[1])
+
+    @property
+    def usage(self) -> TokenUsage:
+        f = self.facts
+        return TokenUsage.model_construct(
+            input_tokens=f[5],
+            output_tokens=f[6],
+            cache_creation_tokens=f[7],
+            cache_read_tokens=f[8],
+            reasoning_tokens=f[9],
+        )
+
+    @property
+    def subagent_usage(self) -> TokenUsage:
+        """Always zero: a session with subagents is rolled up into a model of its own."""
+        return TokenUsage()
+
+    @property
+    def subagent_ids(self) -> list[str]:
+        """Always empty, as ``subagent_usage`` is zero."""
+        return []
+
+    @property
+    def total_tokens(self) -> int:
+        """``usage.total_tokens`` without building the usage."""
+        f = self.facts
+        return int(f[5] + f[6] + f[7] + f[8])
+
+    @property
+    def is_session(self) -> bool:
+        """The file held at least one line that was not skipped (the store's rule for a session)."""
+        return bool(self.facts[11] > self.facts[12])
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> AgentSession:
+        """The model with ``update`` applied: the index rolls subagents up this way."""
+        return self.session.model_copy(update=update)
+
+
+class _CacheFile:
+    """A loaded cache file, kept open while entries read their lines from it.
+
+    The cache is only ever replaced (a new file renamed over it), never written
+    in place, so the open file keeps the bytes its digest was checked on. It
+    is closed when the last entry that refers to it is gone.
+    """
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def read(self, offset: int, length: int) -> bytes:
+        data = os.pread(self.fd, length, offset)
+        if len(data) != length:
+            raise OSError(errno.EIO, "the cache file is shorter than when it was loaded")
+        return data
+
+    def __del__(self, _close: Callable[[int], None] = os.close) -> None:
+        # ``os`` may be gone already when the interpreter shuts down: keep ``close`` at hand.
+        with contextlib.suppress(OSError):
+            _close(self.fd)
+
+
+#: ``(file, offset of the line, its length, where its ``s`` starts in it)``.
+_LineRef = tuple[_CacheFile, int, int, int]
+
+
+def session_facts(session: AgentSession) -> tuple[Any, ...]:
+    """The ``f`` of a summary (see :data:`FACTS`)."""
+    u = session.usage
+    d = session.diagnostics
+    return (
+        session.agent_type.value,
+        session.session_id,
+        session.parent_session_id,
+        session.last_activity_ms,
+        session.start_timestamp_ms,
+        u.input_tokens,
+        u.output_tokens,
+        u.cache_creation_tokens,
+        u.cache_read_tokens,
+        u.reasoning_tokens,
+        session.cost_usd,
+        d.lines_read,
+        d.lines_skipped,
+    )
+
+
+_FACT_TYPES: tuple[tuple[type, ...], ...] = (
+    (str,),
+    (str,),
+    (str, type(None)),
+    (int, type(None)),
+    (int, type(None)),
+    (int,),
+    (int,),
+    (int,),
+    (int,),
+    (int,),
+    (float, int, type(None)),
+    (int,),
+    (int,),
+)
+_AGENT_OF = {a.value: a for a in AgentType}
+#: Type signatures of ``f`` (the types of its values, in order) that passed the check.
+_FACT_SIGNATURES: set[tuple[type, ...]] = set()
+
+
+def _facts_ok(facts: object) -> bool:
+    """``f`` has the types :data:`FACTS` says, and names an agent we know.
+
+    Checked once per type signature (a handful in a whole cache: which values
+    are None, whether a cost is there), the rest in C: a Python loop over every
+    value of 50,000 lines was a fifth of a warm listing.
+    """
+    if type(facts) is not list or len(facts) != _N_FACTS or facts[0] not in _AGENT_OF:
+        return False
+    signature = tuple(map(type, facts))
+    if signature in _FACT_SIGNATURES:
+        return True
+    if not all(kind in kinds for kind, kinds in zip(signature, _FACT_TYPES, strict=True)):
+        return False
+    if len(_FACT_SIGNATURES) < 256:
+        _FACT_SIGNATURES.add(signature)
+    return True
+
+
+def _build_summary(data: bytes) -> AgentSession | None:
+    """A summary model from its ``s`` JSON: the trusted plan, else pydantic's validation, else None."""
+    build = _session_builder()
+    if build is not None:
+        try:
+            session = build(orjson.loads(data))
+        except Exception:
+            session = None
+        if session is not None:
+            return session
+    try:
+        return _SUMMARY.validate_json(data)
+    except ValidationError:
+        return None
+
 
 class _Line(BaseModel):
     k: tuple[str, int, int, int, int, str, int, bool]
@@ -198,6 +507,7 @@ class _Line(BaseModel):
 
 
 _LINES = TypeAdapter(list[_Line])
+_SUMMARY = TypeAdapter(AgentSession)
 
 
 class SummaryCache:
@@ -230,13 +540,30 @@ class SummaryCache:
 
     # ---------------------------------------------------------------- loading
     def load(self) -> dict[str, CacheEntry]:
-        """Entries by path; empty (with ``diagnostic`` set) when the file is absent, corrupt or foreign."""
+        """Entries by path; empty (with ``diagnostic`` set) when the file is absent, corrupt or foreign.
+
+        Only each line's key and facts are parsed here; summaries are built
+        when asked for (:meth:`CacheEntry.model`).
+        """
+        return self._load(head=False)[0]
+
+    def load_head(self) -> tuple[dict[str, CacheEntry], int]:
+        """The entries of the most recently modified files only, and how many the whole cache holds.
+
+        The cache is written newest first, with a digest of its first
+        ``HEAD_ENTRIES`` lines of its own: a first screen checks and parses
+        those (a few hundred KB) instead of the whole file. Empty when there is
+        no such head (an absent, foreign or corrupt cache: :meth:`load` says why).
+        """
+        return self._load(head=True)
+
+    def _load(self, *, head: bool) -> tuple[dict[str, CacheEntry], int]:
         if not self._allowed:
-            return {}
+            return {}, 0
         try:
             folder = self._open_folder(create=False)
             if folder is None:
-                return {}
+                return {}, 0
             try:
                 fd = os.open(self._name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
             finally:
@@ -244,34 +571,38 @@ class SummaryCache:
             with os.fdopen(fd, "rb") as fh:
                 st = os.fstat(fh.fileno())
                 problem = "not a regular file" if not stat.S_ISREG(st.st_mode) else _not_private(st, "file")
-                data = fh.read() if problem is None else b""
+                if problem is not None:
+                    # Someone else could have written it: its numbers are not ours to show.
+                    if not head:
+                        self.diagnostic = f"cache ignored ({self.path}): {problem}"
+                    return {}, 0
+                with collector_paused():
+                    return self._parse(fh, head=head)
         except FileNotFoundError:
-            return {}
-        except _Refused as exc:
-            self.diagnostic = f"cache ignored: {exc}"
-            return {}
-        except OSError as exc:
-            self.diagnostic = f"cache ignored: cannot read {self.path}: {_reason(exc)}"
-            return {}
-        if problem is not None:
-            # Someone else could have written it: its numbers are not ours to show.
-            self.diagnostic = f"cache ignored ({self.path}): {problem}"
-            return {}
-        held = [data]
-        del data  # _parse gets the only reference: the whole file is freed once it is split
-        try:
-            with collector_paused():
-                return self._parse(held.pop())
-        except _Ignored as exc:
-            self.diagnostic = f"cache ignored ({self.path}): {exc}"
-            return {}
+            return {}, 0
+        except (_Refused, _Ignored, OSError) as exc:
+            if not head:
+                if isinstance(exc, _Refused):
+                    self.diagnostic = f"cache ignored: {exc}"
+                elif isinstance(exc, _Ignored):
+                    self.diagnostic = f"cache ignored ({self.path}): {exc}"
+                else:
+                    self.diagnostic = f"cache ignored: cannot read {self.path}: {_reason(exc)}"
+            return {}, 0
 
-    def _parse(self, data: bytes) -> dict[str, CacheEntry]:
-        nl = data.find(b"\n")
-        if nl < 0:
+    def _parse(self, fh: BinaryIO, *, head: bool = False) -> tuple[dict[str, CacheEntry], int]:
+        """Check the header and the digest and parse each line's ``k`` and ``f``.
+
+        Read in pieces (the digest fed as it goes), so the file is never in
+        memory at once; lines are not kept either (an entry reads its own
+        again when asked). ``head``: only the first lines, checked by the
+        header's ``head_digest``.
+        """
+        first = fh.readline()
+        if not first.endswith(b"\n"):
             raise _Ignored("no header (empty or truncated file)")
         try:
-            header = orjson.loads(data[:nl])
+            header = orjson.loads(first)
         except orjson.JSONDecodeError as exc:
             raise _Ignored(f"corrupt header: {exc}") from None
         if not isinstance(header, dict) or header.get("magic") != MAGIC:
@@ -280,41 +611,59 @@ class SummaryCache:
             raise _Ignored(f"written in format {header.get('format')!r}, this version reads format {FORMAT}")
         if header.get("fingerprint") != code_fingerprint():
             raise _Ignored("written by another version of the parsers")
-        body = memoryview(data)[nl + 1 :]
-        if header.get("length") != len(body):
-            raise _Ignored(f"truncated: body is {len(body)} bytes, header says {header.get('length')}")
-        if header.get("digest") != hashlib.blake2b(body, digest_size=16).hexdigest():
-            raise _Ignored("corrupt: checksum mismatch")
-        del body
-        # Split the file itself (a copy of the body first cost its size again at the peak)
-        # and drop the header line: the lines are all that is kept.
-        raw_lines = data.split(b"\n")
-        del data, raw_lines[0]
-        if raw_lines and not raw_lines[-1]:
-            raw_lines.pop()
+        total = header.get("entries")
+        total = total if type(total) is int and total >= 0 else 0
+        want_length, want_digest = header.get("length"), header.get("digest")
+        limit = None
+        if head:
+            want_length, want_digest = header.get("head_length"), header.get("head_digest")
+            if type(want_length) is not int or not 0 <= want_length <= _MAX_HEAD_BYTES:
+                raise _Ignored("no head")
+            limit = want_length
+        digest = hashlib.blake2b(digest_size=16)
+        length = 0
         out: dict[str, CacheEntry] = {}
-        slow: list[bytes] = []
-        build = _session_builder()
-        for raw in raw_lines:
-            try:
-                line = orjson.loads(raw)
-                path, dev, ino, size, mtime_ns, key, offset, tail_fed = line["k"]
-                session = build(line["s"]) if build is not None else None
-            except Exception:
-                session = None
-            if session is None or not _key_ok(path, key, tail_fed, dev, ino, size, mtime_ns, offset):
-                slow.append(raw)  # let the validator say what is wrong with it
-                continue
-            out[path] = CacheEntry(path, dev, ino, size, mtime_ns, key, offset, tail_fed, session, raw)
-        if slow:
-            try:
-                lines = _LINES.validate_json(b"[" + b",".join(slow) + b"]")
-            except ValidationError as exc:
-                raise _Ignored(f"corrupt entries: {exc.error_count()} validation error(s)") from None
-            for line, raw in zip(lines, slow, strict=True):
-                path, dev, ino, size, mtime_ns, key, offset, tail_fed = line.k
-                out[path] = CacheEntry(path, dev, ino, size, mtime_ns, key, offset, tail_fed, line.s, raw)
-        return out
+        source = _CacheFile(os.dup(fh.fileno()))
+        loads = orjson.loads
+        mark = _S_MARK
+        skip = len(mark)
+        keys: dict[str, str] = {}  # one string per distinct file key (a few in a whole cache)
+        bad = False
+        pos = len(first)  # where the next line starts in the file
+        carry = b""
+        while chunk := fh.read(_READ_CHUNK if limit is None else min(_READ_CHUNK, limit - length)):
+            digest.update(chunk)
+            length += len(chunk)
+            lines = (carry + chunk if carry else chunk).split(b"\n")
+            carry = lines.pop()
+            for raw in lines:
+                n = len(raw)
+                cut = raw.find(mark)
+                try:
+                    head_obj: Any = loads(raw[:cut] + b"}") if cut > 0 else None
+                    path, dev, ino, size, mtime_ns, key, offset, tail_fed = head_obj["k"]
+                    facts = head_obj["f"]
+                    ok = _key_ok(path, key, tail_fed, dev, ino, size, mtime_ns, offset) and _facts_ok(facts)
+                except Exception:
+                    ok = False
+                if not ok:
+                    bad = True  # said once the digest is known to be right (else it is the reason)
+                else:
+                    key = keys.setdefault(key, key)
+                    out[path] = CacheEntry(
+                        path, dev, ino, size, mtime_ns, key, offset, tail_fed, None, None, tuple(facts),
+                        (source, pos, n, cut + skip),
+                    )  # fmt: skip
+                pos += n + 1
+            if limit is not None and length >= limit:
+                break
+        if want_length != length:
+            raise _Ignored(f"truncated: body is {length} bytes, header says {want_length}")
+        if want_digest != digest.hexdigest():
+            raise _Ignored("corrupt: checksum mismatch")
+        if bad or carry:
+            raise _Ignored("corrupt entries: a line without a valid key and facts")
+        return out, total
 
     # ----------------------------------------------------------------- saving
     def save(self, entries: Iterable[CacheEntry]) -> bool:
@@ -322,11 +671,17 @@ class SummaryCache:
         if not self._allowed:
             return False
         lines: list[bytes] = []
-        for e in entries:
-            raw = e.raw if e.raw is not None else encode_entry(e)
+        # Newest first: a first screen reads the head of the file only (``load_head``).
+        for e in sorted(entries, key=_MTIME, reverse=True):
+            raw = e.raw
+            if raw is None:
+                raw = encode_entry(e)
             if raw is not None:
                 lines.append(raw)
         body = b"".join(line + b"\n" for line in lines)
+        head_length = sum(len(line) + 1 for line in lines[:HEAD_ENTRIES])
+        if head_length > _MAX_HEAD_BYTES:
+            head_length = 0  # huge summaries: no head (a first screen waits for the whole load)
         header = {
             "magic": MAGIC,
             "format": FORMAT,
@@ -334,6 +689,8 @@ class SummaryCache:
             "digest": hashlib.blake2b(body, digest_size=16).hexdigest(),
             "length": len(body),
             "entries": len(lines),
+            "head_length": head_length,
+            "head_digest": hashlib.blake2b(body[:head_length], digest_size=16).hexdigest(),
             "written_at": int(time.time()),
         }
         try:
@@ -514,8 +871,11 @@ def _key_ok(path: object, key: object, tail_fed: object, *numbers: object) -> bo
         type(path) is str
         and type(key) is str
         and type(tail_fed) is bool
-        and all(type(n) is int for n in numbers)
+        and tuple(map(type, numbers)) == _INTS[len(numbers)]
     )
+
+
+_INTS = tuple((int,) * n for n in range(8))
 
 
 # ------------------------------------------------------------ trusted loading
@@ -541,12 +901,14 @@ class _Mismatch(Exception):
 @lru_cache(maxsize=1)
 def _session_builder() -> _Convert | None:
     try:
-        return _model_builder(AgentSession, {})
+        # ``events`` is left out of the cache's ``s`` (a summary has none): it is set to None.
+        return _model_builder(AgentSession, {}, omit=("events",))
     except _Unplannable:
         return None
 
 
-def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert:
+def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert], omit: tuple[str, ...] = ()) -> _Convert:
+    """A builder of ``cls`` from its JSON, computed fields ignored; ``omit``: fields absent (or None) there, set None."""
     if cls in seen:
         return seen[cls]
     decorators = cls.__pydantic_decorators__
@@ -560,8 +922,10 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
         or decorators.root_validators
     ):
         raise _Unplannable(cls.__name__)  # validation does more than check types: let it run
-    names = frozenset(cls.model_fields)
-    order = tuple(cls.model_fields)
+    names = frozenset(n for n in cls.model_fields if n not in omit)
+    order = tuple(n for n in cls.model_fields if n not in omit)
+    #: Computed fields are in the JSON ``list --json`` prints (the cache's ``s``): not fields to set.
+    computed = tuple(cls.model_computed_fields)
     #: Type signatures (value types in field order) whose leaves were checked.
     passed: set[tuple[type, ...]] = set()
     # Every field is set, so every model of the class can share one set: pydantic only
@@ -593,6 +957,11 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
     def build(value: Any) -> BaseModel:
         if type(value) is not dict:
             raise _Mismatch(cls.__name__)
+        for name in computed:
+            value.pop(name, None)
+        for name in omit:
+            if value.pop(name, None) is not None:
+                raise _Mismatch(cls.__name__)
         # The cache writes fields in declaration order: then the types of all values,
         # taken in one C pass, are a signature; one that passed the leaf checks once
         # passes them again (converted fields check themselves below).
@@ -611,6 +980,8 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
             if type(v) is container and not v:
                 continue  # an empty dict or list has nothing to convert (most of them)
             value[name] = convert(v)
+        for name in omit:
+            value[name] = None
         model = new(cls)
         set_dict(model, value)
         set_fields_set(model, all_set)
@@ -620,6 +991,12 @@ def _model_builder(cls: type[BaseModel], seen: dict[type, _Convert]) -> _Convert
 
     seen[cls] = build
     for name, info in cls.model_fields.items():
+        if name in omit:
+            if info.default is not None:
+                raise _Unplannable(
+                    f"{cls.__name__}.{name}"
+                )  # only a field that defaults to None may be absent
+            continue
         tp = info.annotation
         if tp in _LEAVES:
             exact.append((name, tp))
@@ -745,14 +1122,22 @@ def _converter(tp: Any, seen: dict[type, _Convert]) -> _Convert | None:
 
 
 def encode_entry(e: CacheEntry) -> bytes | None:
-    """The entry's cache line, or None when the summary cannot be written as JSON (it is then re-parsed)."""
+    """The entry's cache line, or None when the summary cannot be written as JSON (it is then re-parsed).
+
+    A summary with events (a detail parse) is not cached: ``s`` leaves
+    events out, and what is loaded must equal what was saved.
+    """
+    session = e.built
+    if session is None or session.events is not None:
+        return None
     try:
-        session = e.session.__pydantic_serializer__.to_json(e.session, exclude_computed_fields=True)
+        data = session.__pydantic_serializer__.to_json(session, exclude={"events"})
         # A path with bytes that are not UTF-8 cannot be JSON: such a file is simply not cached.
         key = orjson.dumps([e.path, e.dev, e.ino, e.size, e.mtime_ns, e.file_key, e.offset, e.tail_fed])
+        facts = orjson.dumps(e.facts)
     except Exception:
         return None
-    return b'{"k":' + key + b',"s":' + session + b"}"
+    return b'{"k":' + key + b',"f":' + facts + _S_MARK + data + b"}"
 
 
 def _not_private(st: os.stat_result, what: str) -> str | None:

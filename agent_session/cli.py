@@ -22,15 +22,12 @@ import sys
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, Union, cast
 
 from . import __version__
-from .discovery import AgentHomes
 from .errors import AgentSessionError, InvalidArgument, SessionUnreadable
-from .events import EVENT_NAMES, EventStream, event_json, find_sessions
 from .formatting import fmt_age, fmt_cost, fmt_count, fmt_duration_ms, fmt_time, fmt_tokens, plural
-from .model import AgentSession, AgentType
-from .store import SessionLookupError, SessionStore
+from .schema_names import SCHEMA_NAMES
 from .text import (
     MAX_INTERVAL,
     MIN_INTERVAL,
@@ -45,7 +42,35 @@ from .text import (
 )
 
 if TYPE_CHECKING:
+    from .cache import CacheEntry
+    from .discovery import AgentHomes
+    from .model import AgentSession
     from .process import ProcessSnapshot, SessionProcessMatches
+    from .store import SessionLookupError, SessionStore
+
+# The models, the store and the event stream (pydantic with them) are imported by
+# the commands that use them: ``agentsession --help`` (and a typo's usage error)
+# imports neither pydantic nor genai-prices nor textual (``tests/test_lazy_imports.py``).
+
+#: What ``list`` handles: a summary, or a cache entry standing in for one (``SessionStore.listing``).
+Listed = Union["AgentSession", "CacheEntry"]
+_L = TypeVar("_L", "AgentSession", "Listed")
+#: ``AgentType`` values and ``events.EVENT_NAMES``, for the parser without importing the
+#: models (a test checks they agree).
+AGENT_NAMES: tuple[str, ...] = ("claude", "codex", "gemini")
+_EVENT_NAMES_SHOWN: tuple[str, ...] = (
+    "session_started",
+    "prompt",
+    "request",
+    "tool_started",
+    "tool_finished",
+    "session_updated",
+    "process_started",
+    "process_ended",
+)
+#: ``report``'s help line, so the top-level help lists it without importing the report
+#: module (and the store, pydantic…) unless the command is ``report`` (a test checks it).
+_REPORT_HELP = "token and cost totals per day, week, month, 5-hour block, project, model or tool"
 
 __all__ = [
     "build_parser",
@@ -67,6 +92,8 @@ EXIT_BROKEN_PIPE = 141
 MAX_NAMED_PROBLEMS = 20
 #: Ids an ambiguity error names before it says "… and N more".
 MAX_NAMED_CANDIDATES = 3
+#: ``list --json`` writes its array in pieces of about this many characters.
+_WRITE_BLOCK = 1 << 20
 #: ``list --sort`` keys.
 SORT_KEYS = ("active", "tokens", "cost")
 
@@ -88,6 +115,8 @@ def _parse_limit(value: str) -> int:
 
 
 def _parse_events(value: str) -> frozenset[str]:
+    from .events import EVENT_NAMES
+
     names = frozenset(v.strip() for v in value.split(",") if v.strip())
     unknown = sorted(names - set(EVENT_NAMES))
     if not names or unknown:
@@ -138,6 +167,10 @@ def _table(rows: Sequence[Sequence[str]], out: TextIO, *, right: Collection[int]
 
 
 def _open_store(args: argparse.Namespace) -> SessionStore:
+    from .discovery import AgentHomes
+    from .model import AgentType
+    from .store import SessionStore
+
     agents = [AgentType(args.agent)] if getattr(args, "agent", None) else None
     # One-shot: keep summaries only, no per-file parser state (a third of the memory at 50k sessions).
     store = SessionStore(AgentHomes.resolve(args.home), agents=agents, cache=not args.no_cache, follow=False)
@@ -166,20 +199,15 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write("agentsession: --since is after --until: no session can match\n")
         return 2
     store = _open_store(args)
-    sessions = store.sessions()
-    if args.since is not None:
-        sessions = [s for s in sessions if (s.last_activity_ms or 0) >= args.since]
-    if args.until is not None:
-        sessions = [s for s in sessions if _started_ms(s) < args.until]
-    sessions = _sorted(sessions, args.sort)
-    if args.limit is not None:
-        sessions = sessions[: args.limit]
-    problems = _problems(store)
     if args.json:
-        _write_json_array(sessions, out)
-        for kind, path, reason in problems:
+        # Summaries taken from the cache stay cache entries, printed as they were stored.
+        listed = _selected(store.listing(), args)
+        _write_json_array(listed, out)
+        for kind, path, reason in _problems(store):
             err.write(dump_json({"warning": kind, "path": path, "reason": reason}, compact=True).decode())
         return 0
+    sessions = _selected(store.sessions(), args)
+    problems = _problems(store)
     if not sessions:
         out.write("no sessions found\n")
     else:
@@ -198,24 +226,56 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _write_json_array(sessions: Sequence[AgentSession], out: TextIO) -> None:
-    """A JSON array, one session per line, written as it is serialized (nothing big is built)."""
+def _selected(sessions: list[_L], args: argparse.Namespace) -> list[_L]:
+    """``--since``, ``--until``, ``--sort`` and ``--limit`` applied, in that order."""
+    if args.since is not None:
+        sessions = [s for s in sessions if (s.last_activity_ms or 0) >= args.since]
+    if args.until is not None:
+        sessions = [s for s in sessions if _started_ms(s) < args.until]
+    sessions = _sorted(sessions, args.sort)
+    if args.limit is not None:
+        sessions = sessions[: args.limit]
+    return sessions
+
+
+def _write_json_array(sessions: Sequence[Listed], out: TextIO) -> None:
+    """A JSON array, one session per line, written as it is serialized (nothing big is built).
+
+    A summary still in its cache entry is printed as the cache holds it: the
+    very bytes :func:`session_line` gives for its model (the cache stores that
+    form), escaped for a terminal the same way.
+    """
+    from .model import AgentSession
+
     if not sessions:
         out.write("[]\n")
         return
+    # Written in blocks of about a megabyte: two writes per session were a tenth of a warm listing.
+    block: list[str] = []
+    size = 0
     sep = "[\n"
     for s in sessions:
-        out.write(sep)
-        out.write(session_line(s))
+        line = session_line(s) if isinstance(s, AgentSession) else inert_json(s.summary_json()).decode()
+        block.append(sep)
+        block.append(line)
+        size += len(line)
         sep = ",\n"
-    out.write("\n]\n")
+        if size >= _WRITE_BLOCK:
+            out.write("".join(block))
+            block, size = [], 0
+    block.append("\n]\n")
+    out.write("".join(block))
 
 
-def _total_tokens(s: AgentSession) -> int:
-    return s.usage.total_tokens + s.subagent_usage.total_tokens
+def _total_tokens(s: Listed) -> int:
+    from .model import AgentSession
+
+    if isinstance(s, AgentSession):
+        return s.usage.total_tokens + s.subagent_usage.total_tokens
+    return s.total_tokens  # a cache entry has no subagents rolled into it
 
 
-def _sorted(sessions: list[AgentSession], key: str) -> list[AgentSession]:
+def _sorted(sessions: list[_L], key: str) -> list[_L]:
     """Largest or most recent first; a session without the value (no time, no price) last."""
     if key == "tokens":
         return sorted(sessions, key=lambda s: -_total_tokens(s))
@@ -224,7 +284,7 @@ def _sorted(sessions: list[AgentSession], key: str) -> list[AgentSession]:
     return sorted(sessions, key=lambda s: (s.last_activity_ms is None, -(s.last_activity_ms or 0)))
 
 
-def _started_ms(s: AgentSession) -> int:
+def _started_ms(s: Listed) -> int:
     if s.start_timestamp_ms is not None:
         return s.start_timestamp_ms
     return s.last_activity_ms or 0
@@ -251,6 +311,8 @@ def _write_list_table(sessions: Sequence[AgentSession], out: TextIO) -> None:
 
 # ------------------------------------------------------------------ show
 def cmd_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .store import SessionLookupError
+
     store = _open_store(args)
     try:
         session = _find_detail(store, args.id)
@@ -279,7 +341,12 @@ def _find_detail(store: SessionStore, query: str) -> AgentSession:
     would answer "no session matches": when the id names exactly one unreadable
     file (session ids are part of every agent's file names), say that instead.
     """
-    found = find_sessions(store.sessions(), query)
+    from .events import find_sessions
+    from .store import SessionLookupError
+
+    # Cache entries answer what the lookup reads (ids, display ids, agent): no model is
+    # built for 50,000 sessions to find one; ``detail`` parses the one found.
+    found = cast("list[AgentSession]", find_sessions(cast("list[AgentSession]", store.listing()), query))
     if len(found) > 1:
         raise SessionLookupError(query, found)
     if not found:
@@ -319,7 +386,7 @@ def _lookup_message(exc: SessionLookupError) -> str:
 
 def _unreadable_named(errors: dict[str, str], query: str) -> list[tuple[str, str]]:
     agent, sep, bare = query.partition(":")
-    if not sep or agent not in {a.value for a in AgentType}:
+    if not sep or agent not in AGENT_NAMES:
         bare = query
     parts = [p for p in bare.split(".") if p]  # a display id is "first6.last5"
     if not parts or sum(len(p) for p in parts) < 4:
@@ -427,6 +494,8 @@ def _write_detail(s: AgentSession, out: TextIO) -> None:
 
 # ------------------------------------------------------------------ match
 def _store_sessions(homes: AgentHomes, cache: bool = True) -> list[AgentSession]:
+    from .store import SessionStore
+
     store = SessionStore(homes, cache=cache, follow=False)
     store.refresh()
     return list(store.sessions())
@@ -473,6 +542,7 @@ def match_command(
     ``--json`` prints an array of matches either way. ``sessions`` and
     ``snapshot`` replace the store and the process table (tests).
     """
+    from .discovery import AgentHomes
     from .process import SessionProcessMatcher, match_live
 
     homes = AgentHomes.resolve(home)
@@ -499,6 +569,11 @@ def cmd_match(args: argparse.Namespace, out: TextIO) -> int:
 # ------------------------------------------------------------------ watch
 def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
     """One JSON line per event until interrupted (see :mod:`agent_session.events`)."""
+    from .discovery import AgentHomes
+    from .events import EVENT_NAMES, EventStream, event_json
+    from .model import AgentType
+    from .store import SessionStore
+
     agents = [AgentType(args.agent)] if args.agent else None
     store = SessionStore(
         AgentHomes.resolve(args.home), agents=agents, cache=not args.no_cache, watch=not args.once
@@ -533,7 +608,7 @@ def cmd_watch(args: argparse.Namespace, out: TextIO) -> int:
 # ------------------------------------------------------------------ schema
 def cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     """The JSON Schema of one command's output, or of all of them keyed by command."""
-    from .schemas import SCHEMA_NAMES, schema_for
+    from .schemas import schema_for
 
     if args.name is not None:
         out.write(dump_json(schema_for(args.name)).decode())
@@ -617,7 +692,14 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, lazy: bool = False) -> argparse.ArgumentParser:
+    """The ``agentsession`` parser. ``lazy``: ``report`` is a placeholder that takes no arguments.
+
+    :func:`main` parses with the lazy parser first (``parse_known_args``) and
+    again with the whole one when the command is ``report`` or arguments were
+    left over: the report module imports the store and the models, which a
+    ``--help`` or another command need not load.
+    """
     parser = argparse.ArgumentParser(
         prog="agentsession", description=_DESCRIPTION, epilog=_EPILOG, formatter_class=_Formatter
     )
@@ -636,7 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     agent_help = "only sessions of this agent (default: all agents)"
-    agents = [a.value for a in AgentType]
+    agents = list(AGENT_NAMES)
 
     p = command("list", "list sessions, most recently active first")
     p.add_argument("--agent", choices=agents, help=agent_help)
@@ -681,7 +763,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--events",
         type=events_arg,
         metavar="NAMES",
-        help=f"comma-separated event names to print, from: {', '.join(EVENT_NAMES)} (default: all)",
+        help=f"comma-separated event names to print, from: {', '.join(_EVENT_NAMES_SHOWN)} (default: all)",
     )
     p.add_argument(
         "--from-start",
@@ -700,13 +782,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("doctor", "why sessions or processes are missing: homes, files, cache")
 
-    from .cli_report import add_report_parser
     from .serve.cli import add_serve_parser
 
-    for p in (add_report_parser(sub), add_serve_parser(sub)):
-        _defer_to_global_options(p)
+    if lazy:
+        # Its arguments are left for the whole parser (``parse_known_args``).
+        report = sub.add_parser("report", help=_REPORT_HELP, add_help=False)
+    else:
+        from .cli_report import add_report_parser
 
-    from .schemas import SCHEMA_NAMES
+        report = add_report_parser(sub)
+    for p in (report, add_serve_parser(sub)):
+        _defer_to_global_options(p)
 
     p = command("schema", "print the JSON Schema of a command's JSON output")
     p.add_argument(
@@ -839,7 +925,9 @@ def _say(err: TextIO, text: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``agentsession``; returns the exit status (see the module docstring)."""
     _prepare_streams()
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser(lazy=True).parse_known_args(argv)
+    if args.command == "report" or rest:
+        args = build_parser().parse_args(argv)  # the report's own arguments, or the usual usage error
     problem = _check_home(args.home)
     if problem is not None:
         _say(sys.stderr, f"agentsession: {one_line(problem, 4096)}\n")

@@ -8,12 +8,20 @@ cost that file (its session and its parent), not a pass over the history.
 from __future__ import annotations
 
 import bisect
+from typing import TYPE_CHECKING, Union
 
 from .model import AgentSession, AgentType, TokenUsage
+
+if TYPE_CHECKING:
+    from .cache import CacheEntry
 
 __all__ = ["SessionIndex"]
 
 _Key = tuple[AgentType, str]
+#: A summary model, or a cache entry standing in for one (a one-shot listing builds no
+#: model it does not need): both answer what the index asks, and a roll-up of a parent
+#: (``model_copy``) is a model either way.
+_Snap = Union[AgentSession, "CacheEntry"]
 
 
 class SessionIndex:
@@ -27,27 +35,27 @@ class SessionIndex:
     """
 
     def __init__(self) -> None:
-        self._candidates: dict[_Key, dict[str, tuple[tuple[int, int], AgentSession]]] = {}
+        self._candidates: dict[_Key, dict[str, tuple[tuple[int, int], _Snap]]] = {}
         self._key_of: dict[str, _Key] = {}
-        self._winner: dict[_Key, AgentSession] = {}
+        self._winner: dict[_Key, _Snap] = {}
         self._children: dict[_Key, set[_Key]] = {}
         self._parent_of: dict[_Key, _Key] = {}
-        self._final: dict[_Key, AgentSession] = {}
+        self._final: dict[_Key, _Snap] = {}
         #: ``(sort key, key)`` of every final session, kept sorted (most recent first).
         self._order: list[tuple[tuple[int, str, str], _Key]] = []
         self._sort_key: dict[_Key, tuple[int, str, str]] = {}
-        self._ordered: list[AgentSession] | None = None
+        self._ordered: list[_Snap] | None = None
         #: Filling an empty index at once (``put_many``): the order is sorted once at the end.
         self._bulk = False
 
-    def put(self, path: str, priority: int, snap: AgentSession) -> None:
+    def put(self, path: str, priority: int, snap: _Snap) -> None:
         key = (snap.agent_type, snap.session_id)
         self.drop(path, settle=key != self._key_of.get(path))
         self._candidates.setdefault(key, {})[path] = ((priority, snap.last_activity_ms or 0), snap)
         self._key_of[path] = key
         self._settle(key)
 
-    def put_many(self, items: list[tuple[str, int, AgentSession]]) -> None:
+    def put_many(self, items: list[tuple[str, int, _Snap]]) -> None:
         """``put`` for each of ``(path, priority, snapshot)``; on an empty index, in one pass.
 
         A start from the cache hands over every session at once: settling each
@@ -70,23 +78,38 @@ class SessionIndex:
         # Winners and parent links first, then each roll-up once with all its children
         # known: settling key by key redid a parent's roll-up for every child.
         winner = self._winner
+        parent_of = self._parent_of
+        children = self._children
         for key, group in candidates.items():
             if len(group) == 1:
                 best = next(iter(group.values()))[1]
             else:
                 best = min(group.items(), key=lambda kv: (-kv[1][0][0], -kv[1][0][1], kv[0]))[1][1]
             winner[key] = best
-            if best.parent_session_id:
-                parent = (best.agent_type, best.parent_session_id)
-                self._parent_of[key] = parent
-                self._children.setdefault(parent, set()).add(key)
+            parent_id = best.parent_session_id
+            if parent_id:
+                parent = (key[0], parent_id)
+                parent_of[key] = parent
+                kids = children.get(parent)
+                if kids is None:
+                    children[parent] = {key}
+                else:
+                    kids.add(key)
+        # A session without children is its own final form: set here directly (most of
+        # them; a call per session was most of filling the index from a cache).
+        final = self._final
+        sort_key = self._sort_key
         self._bulk = True
         try:
-            for key in winner:
-                self._roll_up(key)
+            for key, s in winner.items():
+                if key in children:
+                    self._roll_up(key)
+                else:
+                    final[key] = s
+                    sort_key[key] = (-(s.last_activity_ms or 0), key[0].value, key[1])
         finally:
             self._bulk = False
-        self._order = sorted((sk, key) for key, sk in self._sort_key.items())
+        self._order = sorted((sk, key) for key, sk in sort_key.items())
         self._ordered = None
 
     def drop(self, path: str, *, settle: bool = True) -> None:
@@ -139,7 +162,7 @@ class SessionIndex:
             )
         self._set_final(key, s)
 
-    def _set_final(self, key: _Key, s: AgentSession | None) -> None:
+    def _set_final(self, key: _Key, s: _Snap | None) -> None:
         old = self._sort_key.pop(key, None)
         if old is not None and not self._bulk:
             i = bisect.bisect_left(self._order, (old, key))
@@ -155,7 +178,7 @@ class SessionIndex:
         if not self._bulk:
             bisect.insort(self._order, (sk, key))
 
-    def ordered(self) -> list[AgentSession]:
+    def ordered(self) -> list[_Snap]:
         if self._ordered is None:
             final = self._final
             self._ordered = [final[k] for _, k in self._order]

@@ -78,7 +78,7 @@ class FileAccess(StrEnum):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(use_enum_values=False, validate_assignment=False)
+    model_config = ConfigDict(use_enum_values=False, validate_assignment=False, defer_build=True)
 
 
 class TokenUsage(_Model):

@@ -178,20 +178,34 @@ class CostAccumulator:
     _cached: tuple[float | None, tuple[str, ...]] | None = None
     #: Requests of tiers too narrow to probe, priced one by one (empty in practice).
     _odd: dict[tuple[str, tuple[int, int, int, int, int]], int] = field(default_factory=dict)
+    #: Per model seen: its pricing (None: unknown) and tier starts.
+    _models: dict[str, tuple[_ModelPricing | None, tuple[int, ...]]] = field(default_factory=dict)
+    #: (model, tier) buckets whose rates could not be probed (their requests go to ``_odd``).
+    _unprobed: set[tuple[str, int]] = field(default_factory=set)
 
     def add(self, model: str, usage: TokenUsage | tuple[int, int, int, int, int], sign: int = 1) -> None:
         """Add one request (``sign=-1`` takes it back out); usage as TokenUsage or its ``as_tuple()``."""
         counts = usage.as_tuple() if isinstance(usage, TokenUsage) else usage
-        pricing = _resolve(model, self.agent)
-        tier = _tier_of(pricing, counts) if pricing is not None else 0
+        # Per model: its pricing and tier starts, looked up once (this runs once per request).
+        known = self._models.get(model)
+        if known is None:
+            pricing = _resolve(model, self.agent)
+            known = self._models[model] = (pricing, pricing.tier_starts if pricing is not None else ())
+        pricing, starts = known
+        tier = bisect_left(starts, counts[0] + counts[2] + counts[3]) if starts else 0
         key = (model, tier)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = [0, 0, 0, 0, 0, 0]
-        for i in range(5):
-            bucket[i] += sign * counts[i]
+            if pricing is not None and _rates(pricing, tier) is None:
+                self._unprobed.add(key)
+        bucket[0] += sign * counts[0]
+        bucket[1] += sign * counts[1]
+        bucket[2] += sign * counts[2]
+        bucket[3] += sign * counts[3]
+        bucket[4] += sign * counts[4]
         bucket[5] += sign  # requests in the bucket (the per-request fee)
-        if pricing is not None and _rates(pricing, tier) is None:
+        if key in self._unprobed:
             okey = (model, counts)
             self._odd[okey] = self._odd.get(okey, 0) + sign
         self._cached = None

@@ -20,10 +20,10 @@ from pydantic_core import core_schema
 
 from .events import WATCH_EVENT_ADAPTER
 from .model import AgentSession, AgentType, TokenUsage
+from .schema_names import SCHEMA_NAMES  # apart, so the CLI's parser need not import pydantic
 
 __all__ = ["SCHEMA_NAMES", "MatchRecord", "Report", "ReportRow", "ReportTotals", "schema_for"]
 
-SCHEMA_NAMES: tuple[str, ...] = ("list", "show", "match", "watch", "report")
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from stat import S_ISREG
-from typing import Literal, overload
+from typing import Literal, cast, overload
 
 from .cache import CacheEntry, SummaryCache, cache_disabled_by_env, collector_paused, file_key
 from .discovery import AgentHomes, find_session_files
@@ -85,8 +85,15 @@ PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 BATCH_BYTES = 6 * 1024 * 1024
 BACKGROUND_BATCH_BYTES = 2 * 1024 * 1024
 BATCH_FILES = 24
+#: With ``summary_scan``, a long-lived store keeps a full parser only for files written
+#: this recently (seconds): a session idle for longer is history until it changes.
+FOLLOW_RECENT_S = 15 * 60.0
 #: With ``changed=`` hints, every known file is still stat'ed this often (a missed event).
 FULL_STAT_INTERVAL = 10.0
+#: ... stretched to this many times the last walk and stat pass took (a large history), at most
+#: ``MAX_FULL_STAT_INTERVAL`` seconds.
+FULL_STAT_COST_FACTOR = 100.0
+MAX_FULL_STAT_INTERVAL = 120.0
 #: A complete store saves its cache at most this often while it keeps changing.
 CACHE_SAVE_INTERVAL = 60.0
 #: A first walk that takes at least this many files from the cache freezes them for
@@ -171,12 +178,16 @@ class SessionStore:
     2 or more: that many, whatever the load).
     ``watch``: follow the session trees with a file watcher (``watchfiles``)
     and let ``refresh()`` look only at what it reported, as with ``changed=``.
-    ``summary_scan`` (with ``follow=False``): first parses use the
-    summary scanners (:func:`~agent_session.workers.cold_scan`): the summary
-    without ``files`` (the paths tool calls touch), which :meth:`detail`
-    fills; a scanned file's first change re-parses it fully. Off by default:
-    today's exact scanners are no faster than the full parse (see
-    ``benchmarks/RESULTS.md``), so they only pay where ``files`` is not wanted.
+    ``summary_scan``: first parses of files that are not being written use
+    the summary scanners (:func:`~agent_session.workers.cold_scan`, contract
+    in :mod:`agent_session.sources.scan`): exact usage, requests, cost,
+    tools and outcomes, but no ``files`` (which :meth:`detail` fills) and
+    times from the lines it visits; a scanned file's first change re-parses
+    it fully. None (the default) turns it on for one-shot stores
+    (``follow=False``: ``list``, ``report``, ``show``'s lookup) and off for
+    long-lived ones, whose consumers may want every event of a file
+    (``watch``, ``serve``); the monitor turns it on: there only files
+    written in the last :data:`FOLLOW_RECENT_S` seconds keep a full parser.
     ``follow``: whether first parses keep their parser so a later append is
     read incrementally (None, the default, and True: yes). ``False`` is for
     one-shot commands (``list``, ``show``): only summaries are kept (50,000
@@ -205,13 +216,15 @@ class SessionStore:
         workers: int | None = None,
         parallel_min_bytes: int = PARALLEL_MIN_BYTES,
         watch: bool = False,
-        summary_scan: bool = False,
+        summary_scan: bool | None = None,
         follow: bool | None = None,
     ) -> None:
         self.homes = homes if homes is not None else AgentHomes.resolve()
         self.agents = frozenset(agents) if agents is not None else frozenset(AgentType)
         self._files: dict[str, TrackedFile] = {}
         self._detail: OrderedDict[str, TrackedFile] = OrderedDict()
+        #: One lock per opened session: its parser is fed by one caller at a time.
+        self._detail_locks: dict[str, threading.Lock] = {}
         #: Store-level problems (a file that cannot be read), by path.
         self.errors: dict[str, str] = {}
         #: Files under the homes that are not sessions, by path, with the reason (see the class doc).
@@ -233,6 +246,8 @@ class SessionStore:
         #: Paths the last walk could not list (kept in ``errors`` too).
         self._walk_errors: set[str] = set()
         self._last_full_stat = 0.0
+        #: Seconds between full passes while the watcher's hints are trusted (see ``refresh``).
+        self._full_interval = FULL_STAT_INTERVAL
         #: Files waiting for their first parse, with the stat that queued them.
         self._pending: dict[str, os.stat_result] = {}
         self._pool: WorkerPool | None = None
@@ -240,12 +255,25 @@ class SessionStore:
         self._jobs: dict[cf.Future[list[ScanTuple]], list[TrackedFile]] = {}
         #: Why worker batches failed (most recent last, at most ``MAX_WORKER_ERRORS``).
         self.worker_errors: list[str] = []
-        self.summary_scan = summary_scan
+        self.summary_scan = follow is False if summary_scan is None else summary_scan
         self._follow = follow
         #: Paths taken from the cache in the current refresh (changed, but nothing new to save).
         self._from_cache: set[str] = set()
         self.cache = _make_cache(cache, self.homes, self.agents)
         self._cache_entries: dict[str, CacheEntry] | None = None
+        #: Files whose cache entry matched and whose summary model is not built yet, with
+        #: the wall time of the stat that matched. Pending ones are taken newest first like
+        #: first parses (``refresh(budget=…)``); the rest were deferred by a one-shot
+        #: refresh (``_deferred``) until :meth:`sessions` or :meth:`listing` asks.
+        self._lazy: dict[str, tuple[CacheEntry, int]] = {}
+        self._deferred: set[str] = set()
+        #: The index holds cache entries in place of models (built by :meth:`listing`).
+        self._listed = False
+        #: The newest cached sessions shown by a first budgeted refresh before any walk
+        #: (``_first_screen``), and how many sessions the whole cache holds.
+        self._provisional: dict[str, CacheEntry] = {}
+        self._cache_total = 0
+        self._first_screen_tried = False
         self._cache_dirty = False
         self._cache_attempted_at: float | None = None
         self._watcher = Watcher(list(self._tree_roots())) if watch else None
@@ -263,19 +291,28 @@ class SessionStore:
         ``changed``: paths a file watcher reported (new, modified or deleted).
         When given, only those files are looked at, and the directories are
         checked only when a hint names something new or gone under a session
-        tree; every file is still stat'ed every ``FULL_STAT_INTERVAL`` in case
+        tree; every file is still stat'ed every ``FULL_STAT_INTERVAL`` (longer for a
+        history whose pass is slow, see ``FULL_STAT_COST_FACTOR``) in case
         the watcher missed an event. The cost then depends on what changed, not
         on the size of the history.
         """
         started = time.perf_counter()
         stats = RefreshStats()
         with self._lock:
+            if budget is not None and not self._first_screen_tried:
+                self._first_screen_tried = True
+                if self._first_screen(stats):
+                    stats.seconds = time.perf_counter() - started
+                    return stats
             # Loading the cache, walking and matching 50,000 files allocate objects by
             # the hundred thousand (none cyclic): collections would rescan them all.
             with collector_paused():
                 self._load_cache()
+                if self._deferred:
+                    self._take_deferred()  # their files are looked at again below, as any other
                 hinted = set(changed) if changed is not None else self._watcher_hints()
-                due = time.monotonic() - self._last_full_stat > FULL_STAT_INTERVAL
+                due = time.monotonic() - self._last_full_stat > self._full_interval
+                pass_started = time.perf_counter()
                 walk = bool(
                     hinted is None
                     or due
@@ -295,17 +332,24 @@ class SessionStore:
             if full:
                 self._last_full_stat = time.monotonic()
                 self._full_pass(stats)
+                if hinted is not None:
+                    # The safety net may cost at most about 1 % of a core: at 50,000 files a
+                    # walk and stat pass takes ~0.5 s, so it runs every ~50 s, not every 10 s.
+                    spent = time.perf_counter() - pass_started
+                    self._full_interval = min(
+                        MAX_FULL_STAT_INTERVAL, max(FULL_STAT_INTERVAL, FULL_STAT_COST_FACTOR * spent)
+                    )
             else:
                 assert hinted is not None
                 for key in self._expand_hints(hinted):
-                    if key in self._files and key not in self._pending:
+                    if key in self._files and key not in self._pending and key not in self._deferred:
                         self._update(self._files[key], stats)
             stats.full_pass = full
             self._harvest(stats, wait=False)
             self._parse_pending(stats, started, budget)
             for key, tracked in list(self._detail.items()):
                 if key in self._files and (full or key in (hinted or ())):
-                    self._update(tracked, None)
+                    self._follow_detail(key, tracked)
             stats.files_seen = len(self._files)
             stats.pending = len(self._pending)
             if stats.changed_paths:
@@ -320,9 +364,52 @@ class SessionStore:
         stats.seconds = time.perf_counter() - started
         return stats
 
+    def _first_screen(self, stats: RefreshStats) -> bool:
+        """Show the newest cached sessions at once, before the homes are walked (True: done so).
+
+        Why: a warm start over 50,000 sessions spends seconds loading the
+        whole cache, walking the homes and matching every file before any
+        session can be shown. The cache keeps its newest entries first with a
+        digest of their own (:meth:`~agent_session.cache.SummaryCache.load_head`):
+        those whose file still has the cached stat are shown now, and
+        ``pending`` counts the rest of the cache. The next refresh walks as
+        usual and takes over the same summary objects; a file that is gone, or
+        whose discovery facts changed, leaves the list then (and is parsed, if
+        it is still a session file).
+        """
+        if self.cache is None or self._discoveries or self._cache_entries is not None:
+            return False
+        entries, total = self.cache.load_head()
+        if not entries:
+            return False
+        fresh: list[tuple[str, int, AgentSession | CacheEntry]] = []
+        with collector_paused():
+            for path, entry in entries.items():
+                if not entry.is_session:
+                    continue
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                if not (S_ISREG(st.st_mode) and entry.matches(st, entry.file_key)):
+                    continue
+                session = entry.model()
+                if session is None:
+                    continue
+                self._provisional[path] = entry
+                fresh.append((path, _key_priority(entry.file_key), session))
+                stats.note_changed(path)
+            self._index.put_many(fresh)
+        self._sessions = None
+        self._cache_total = max(total, len(fresh))
+        stats.cache_hits = len(fresh)
+        stats.files_seen = self._cache_total
+        stats.pending = self._cache_total - len(fresh)
+        return True
+
     def _full_pass(self, stats: RefreshStats) -> None:
         """``stat`` every known file; only those whose stat moved are looked at further."""
-        skip = self._pending.keys() | self._from_cache
+        skip = self._pending.keys() | self._from_cache | self._deferred
         for key, tracked in self._files.items():
             if key in skip:
                 continue
@@ -446,13 +533,24 @@ class SessionStore:
                 if tracked.ready:
                     stats.note_changed(key)
             self._detail.pop(key, None)
+            self._detail_locks.pop(key, None)
+            if tracked is not None:
+                self._forget_lazy(key)  # a new path cannot have a cache entry waiting yet
             tracked = self._files[key] = TrackedFile(sf)
             self._queue(tracked, stats, key)
+        if self._provisional:
+            # The first screen's sessions: the walk's own now (taken over in ``_queue``,
+            # else dropped by the index until their file is parsed).
+            self._stale.update(self._provisional)
+            self._provisional.clear()
+            self._sessions = None
         for key in [k for k in self._files if k not in seen]:
             was_ready = self._files[key].ready
             del self._files[key]
             self._pending.pop(key, None)
+            self._forget_lazy(key)
             self._detail.pop(key, None)
+            self._detail_locks.pop(key, None)
             if key not in self._walk_errors:
                 self.errors.pop(key, None)
             if key not in self._walk_skips:
@@ -477,13 +575,70 @@ class SessionStore:
             return
         entry = self._cache_entries.get(path) if self._cache_entries else None
         if entry is not None and entry.matches(st, file_key(tracked.file)):
-            cursor = FileCursor(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, entry.offset)
-            tracked.adopt(cursor, entry.session, tail_fed=entry.tail_fed, stat_ns=stat_ns)
             stats.cache_hits += 1
+            shown = self._provisional.get(path)
+            if shown is not None and shown.built is not None and shown.matches(st, entry.file_key):
+                entry = shown  # on the first screen: the same summary object, now the walk's
+            elif entry.is_session:
+                # Its model is built when it is first needed (newest first with a budget).
+                self._lazy[path] = (entry, stat_ns)
+                if self._follow is False:
+                    # One-shot: a listing prints it as cached; :meth:`sessions` builds it.
+                    self._deferred.add(path)
+                    self._stale.add(path)
+                    self._sessions = None
+                else:
+                    self._pending[path] = st
+                return
+            # Empty, torn or garbage: judged now, as a parsed file is (``skipped`` names it).
+            if self._adopt_cached(tracked, entry, stat_ns, stats):
+                return
+        self._pending[path] = st
+
+    def _adopt_cached(
+        self, tracked: TrackedFile, entry: CacheEntry, stat_ns: int, stats: RefreshStats | None
+    ) -> bool:
+        """Give ``tracked`` its cached summary (False: the entry holds no valid one, parse the file).
+
+        With ``stats`` (inside a refresh) the file counts as changed; without
+        (a model asked for between refreshes) the index is told directly.
+        """
+        session = entry.model()
+        path = entry.path
+        if session is None:
+            if stats is not None:
+                stats.cache_hits -= 1
+            if self.cache is not None:
+                self.cache.diagnostic = f"cache entry ignored ({path}): not a valid summary"
+            return False
+        cursor = FileCursor(entry.dev, entry.ino, entry.size, entry.mtime_ns, entry.offset)
+        tracked.adopt(cursor, session, tail_fed=entry.tail_fed, stat_ns=stat_ns)
+        if stats is not None:
             stats.note_changed(path)
             self._from_cache.add(path)
-            return
-        self._pending[path] = st
+        else:
+            self._judge(path)
+            self._stale.add(path)
+            self._sessions = None
+        return True
+
+    def _forget_lazy(self, path: str) -> None:
+        self._lazy.pop(path, None)
+        self._deferred.discard(path)
+
+    def _take_deferred(self) -> None:
+        """Build the model of every summary a one-shot refresh left in the cache entry."""
+        for path in list(self._deferred):
+            self._deferred.discard(path)
+            lazy = self._lazy.pop(path, None)
+            tracked = self._files.get(path)
+            if lazy is None or tracked is None:
+                continue
+            if not self._adopt_cached(tracked, lazy[0], lazy[1], None):
+                self._update(tracked, None)  # not a valid summary after all: parse the file
+                self._judge(path)
+                self._stale.add(path)
+                self._sessions = None
 
     def _update(self, tracked: TrackedFile, stats: RefreshStats | None) -> None:
         try:
@@ -519,6 +674,14 @@ class SessionStore:
             if budget is None:
                 self._harvest(stats, wait=True)
             return
+        if budget is None and self._lazy:
+            # Cached summaries waiting for their model (a one-shot store defers them
+            # in ``_queue`` instead): built here; a failed one is parsed below.
+            self._parse_here([p for p in queued if p in self._lazy], stats)
+            queued = [p for p in queued if p in self._pending]
+            if not queued:
+                self._harvest(stats, wait=True)
+                return
         # Newest first: the sessions a user is most likely looking at come first.
         queued.sort(key=lambda p: self._pending[p].st_mtime_ns, reverse=True)
         if budget is None:
@@ -531,8 +694,17 @@ class SessionStore:
             self._harvest(stats, wait=True)  # also background work from an earlier budgeted call
             self._parse_here(queued, stats)  # what a worker could not do
             return
-        deadline = started + budget
-        rest = self._parse_here(queued, stats, deadline)
+        if self._lazy:
+            # Cached summaries first (newest first), with a budget of their own: a model
+            # each (a tenth of a millisecond) where a parse takes milliseconds, so a warm
+            # history fills in within a few refreshes, however long their walks take.
+            lazy = [p for p in queued if p in self._lazy]
+            self._parse_here(lazy, stats, time.perf_counter() + budget)
+            queued = [p for p in queued if p in self._pending and p not in self._lazy]
+        # However long the walk took, a quarter of the budget goes to first parses, so a
+        # slow walk never leaves a first screen empty.
+        deadline = max(started + budget, time.perf_counter() + budget / 4)
+        rest = self._parse_here(queued, stats, deadline) if queued else []
         if rest:
             todo = sum(self._pending[p].st_size for p in rest)
             n = self._worker_count(todo, beside_caller=False)
@@ -568,6 +740,9 @@ class SessionStore:
             tracked = self._files.get(path)
             if tracked is None:
                 continue
+            lazy = self._lazy.pop(path, None)
+            if lazy is not None and self._adopt_cached(tracked, lazy[0], lazy[1], stats):
+                continue
             keep = self._wants_state(st, now)
             if self.summary_scan and not keep:
                 self._scan(tracked, stats)
@@ -583,11 +758,14 @@ class SessionStore:
         """Keep a full parser for this file (so its appends are read incrementally).
 
         Not for a one-shot store (``follow=False``): its files get the
-        summary only (scanned with ``summary_scan``); should one change after
-        all, it is parsed again from zero. ``st`` and ``now`` leave room for a
-        per-file rule (e.g. only files written lately).
+        summary only; should one change after all, it is parsed again from
+        zero. A long-lived store with ``summary_scan`` keeps parsers only for
+        files written in the last :data:`FOLLOW_RECENT_S` seconds: the rest
+        is history, scanned, and parsed in full on its first change.
         """
-        return self._follow is not False
+        if self._follow is False:
+            return False
+        return not self.summary_scan or now - st.st_mtime < FOLLOW_RECENT_S
 
     def _scan(self, tracked: TrackedFile, stats: RefreshStats) -> None:
         try:
@@ -744,17 +922,21 @@ class SessionStore:
     def save_cache(self) -> bool:
         """Write every settled summary to the persistent cache now (False: no cache, or it failed)."""
         with self._lock:
-            if self.cache is None:
-                return False
+            if self.cache is None or not self._discoveries:
+                return False  # nothing walked yet: an empty cache would replace a good one
             old = self._cache_entries or {}
             entries: list[CacheEntry] = []
             for path, tracked in self._files.items():
+                lazy = self._lazy.get(path)
+                if lazy is not None:
+                    entries.append(lazy[0])  # matched the file, model never built: its line as it was
+                    continue
                 if path in self._pending or not tracked.settled():
                     continue  # never parsed, unreadable, or written too recently to trust its mtime
                 c = tracked.cursor
                 prev = old.get(path)
                 snap = tracked.snapshot()
-                raw = prev.raw if prev is not None and prev.session is snap else None
+                raw = prev.raw if prev is not None and prev.built is snap else None
                 entries.append(
                     CacheEntry(
                         path, c.dev, c.ino, c.size, c.mtime_ns, file_key(tracked.file), c.offset,
@@ -774,8 +956,14 @@ class SessionStore:
         return self.cache.diagnostic if self.cache is not None else None
 
     def progress(self) -> tuple[int, int]:
-        """``(files parsed, files known)``: the history is complete when both are equal."""
+        """``(files parsed, files known)``: the history is complete when both are equal.
+
+        Before the first walk, after a first screen from the cache: the
+        sessions shown of those the cache holds.
+        """
         with self._lock:
+            if not self._discoveries and self._provisional:
+                return len(self._provisional), self._cache_total
             return len(self._files) - len(self._pending), len(self._files)
 
     # ------------------------------------------------------------------ queries
@@ -784,15 +972,51 @@ class SessionStore:
         with self._lock:
             if self._sessions is None:
                 with collector_paused():  # a model copy per parent, index tuples: no cycles
-                    self._sessions = self._build()
+                    if self._deferred:
+                        self._take_deferred()
+                    if self._listed:
+                        # The index holds cache entries: fill a new one in one pass.
+                        self._index = SessionIndex()
+                        self._stale = set(self._files)
+                        self._listed = False
+                    self._sessions = cast("list[AgentSession]", self._build())
             return list(self._sessions)
 
-    def _build(self) -> list[AgentSession]:
+    def listing(self) -> list[AgentSession | CacheEntry]:
+        """:meth:`sessions` for a one-shot listing: what it returns, without building every model.
+
+        After a refresh of a one-shot store (``follow=False``) summaries taken
+        from the cache stay :class:`~agent_session.cache.CacheEntry` objects:
+        they answer ``agent_type``, ``session_id``, ``last_activity_ms``,
+        ``start_timestamp_ms``, ``usage``, ``cost_usd``… and
+        :meth:`~agent_session.cache.CacheEntry.summary_json` is the session as
+        ``list --json`` prints it. Building 50,000 models (and serializing them
+        again) was most of a warm ``list``. Sessions with subagents rolled up
+        into them, and every file parsed, are models. Same order and content as
+        :meth:`sessions`.
+        """
+        with self._lock:
+            if not self._deferred:
+                return list(self.sessions())
+            try:
+                with collector_paused():
+                    self._listed = True
+                    self._sessions = None
+                    return self._build()
+            except ValueError:
+                # A parent's cached summary is not valid after all: the slow way parses it.
+                return list(self.sessions())
+
+    def _build(self) -> list[AgentSession | CacheEntry]:
         stale, self._stale = self._stale, set()
-        fresh: list[tuple[str, int, AgentSession]] = []
+        fresh: list[tuple[str, int, AgentSession | CacheEntry]] = []
         for path in stale:
             tracked = self._files.get(path)
-            if tracked is not None and tracked.ready and path not in self.skipped:
+            if tracked is None or path in self.skipped:
+                self._index.drop(path)
+            elif path in self._deferred:
+                fresh.append((path, tracked.file.priority, self._lazy[path][0]))
+            elif tracked.ready:
                 fresh.append((path, tracked.file.priority, tracked.snapshot()))
             else:
                 self._index.drop(path)
@@ -837,6 +1061,9 @@ class SessionStore:
             session = self.resolve(session)
         with self._lock:
             base = self._files.get(session.path)
+            if base is None and not self._discoveries:
+                self.refresh(budget=0.0)  # a session of the first screen: walk to know its file
+                base = self._files.get(session.path)
             if base is None:
                 raise SessionLookupError(session.session_id, [])
             tracked = self._detail.get(session.path)
@@ -844,20 +1071,43 @@ class SessionStore:
                 tracked = TrackedFile(base.file, detail=True)
                 self._detail[session.path] = tracked
                 while len(self._detail) > DETAIL_CACHE_SIZE:
-                    self._detail.popitem(last=False)
+                    self._evict_detail(next(iter(self._detail)))
             else:
                 self._detail.move_to_end(session.path)
             if self._detail_size(session.path) >= HUGE_DETAIL_BYTES:
                 for other in [k for k in self._detail if k != session.path]:
                     if self._detail_size(other) >= HUGE_DETAIL_BYTES:
-                        del self._detail[other]
+                        self._evict_detail(other)
+            reading = self._detail_locks.setdefault(session.path, threading.Lock())
+        # Read outside the store's lock: a huge session's first parse takes minutes, and
+        # refreshes (the monitor's list, other callers) must go on meanwhile. The detail's
+        # own lock keeps two readers of the same file from feeding one parser at once.
+        with reading:
             self._update(tracked, None)
             if tracked.parser is None:
                 raise SessionLookupError(session.session_id, [])
             snap = tracked.snapshot()
-            return snap.model_copy(
-                update={"subagent_usage": session.subagent_usage, "subagent_ids": session.subagent_ids}
-            )
+        return snap.model_copy(
+            update={"subagent_usage": session.subagent_usage, "subagent_ids": session.subagent_ids}
+        )
+
+    def _follow_detail(self, path: str, tracked: TrackedFile) -> None:
+        """Read what was appended to an opened session, unless ``detail()`` is reading it right now.
+
+        That reader reads to the end of the file anyway; waiting for it here
+        would hold the store's lock for as long as its parse takes.
+        """
+        lock = self._detail_locks.setdefault(path, threading.Lock())
+        if lock.acquire(blocking=False):
+            try:
+                self._update(tracked, None)
+            finally:
+                lock.release()
+
+    def _evict_detail(self, path: str) -> None:
+        """Drop an opened session's parser (a reader still holding it finishes with its own copy)."""
+        del self._detail[path]
+        self._detail_locks.pop(path, None)
 
     def _detail_size(self, path: str) -> int:
         """The file size an opened session's detail was, or is about to be, read from."""
@@ -932,6 +1182,14 @@ def _freeze_warm_start() -> None:
     as cycles; the warm start creates no cyclic garbage worth keeping track of.
     """
     gc.freeze()
+
+
+def _key_priority(key: str) -> int:
+    """The discovery priority a cache entry's file key records (``agent|parser|codec|priority|context``)."""
+    try:
+        return int(key.split("|")[3])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _drop_parser(tracked: TrackedFile) -> None:

@@ -88,15 +88,25 @@ def cold_scan(tracked: TrackedFile) -> int:
     try:
         read = tracked.update()
     except BaseException:
-        tracked.parser = None  # half a scan is no state to keep
-        tracked.cursor = FileCursor()
-        tracked._clear_tail()
+        _forget_scan(tracked)
         raise
+    if not getattr(tracked.parser, "visited", True):
+        # No line the scanner looks at: whether the file is a session at all (empty,
+        # binary, only garbage, only records it skips) is the full parse's call.
+        _forget_scan(tracked)
+        return tracked.update()
     snap = tracked.snapshot()
     tracked.adopt(
         dataclasses.replace(tracked.cursor), snap, tail_fed=tracked.tail_fed, stat_ns=tracked.stat_ns
     )
     return read
+
+
+def _forget_scan(tracked: TrackedFile) -> None:
+    """Back to "never read": half a scan (or one that found nothing) is no state to keep."""
+    tracked.parser = None
+    tracked.cursor = FileCursor()
+    tracked._clear_tail()
 
 
 def scan_files(

@@ -15,6 +15,7 @@ CPU of a process tree: this script makes itself a *child subreaper*
     .venv/bin/python benchmarks/bench_cold.py --home benchmarks/corpus-1gb [--runs 3]
         [--ccusage benchmarks/.tools/ccusage/node_modules/@ccusage/ccusage-linux-x64/bin/ccusage]
         [--prev /tmp/agentsession-prev]   # a `git archive HEAD | tar -x` of the previous code
+        [--claude-only]                   # also `list --agent claude`: the files ccusage reads
 """
 
 from __future__ import annotations
@@ -87,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ccusage", type=Path, default=DEFAULT_CCUSAGE)
     ap.add_argument("--prev", type=Path, help="a source tree of the previous code (run with its own package)")
+    ap.add_argument(
+        "--claude-only",
+        action="store_true",
+        help="also time `list --json --agent claude`: the same files ccusage reads (it knows only Claude)",
+    )
     args = ap.parse_args(argv)
     home = args.home.resolve()
     subreaper = become_subreaper()
@@ -100,6 +106,22 @@ def main(argv: list[str] | None = None) -> int:
             ROOT,
         ),
     }
+    if args.claude_only:
+        contenders["claude-only"] = (
+            [
+                sys.executable,
+                "-m",
+                "agent_session.cli",
+                "list",
+                "--json",
+                "--agent",
+                "claude",
+                "--home",
+                str(home),
+            ],
+            {**no_cache, "PYTHONPATH": str(ROOT)},
+            ROOT,
+        )
     if args.prev is not None:
         contenders["previous"] = (
             [sys.executable, "-m", "agent_session.cli", "list", "--json", "--home", str(home)],

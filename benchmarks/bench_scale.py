@@ -9,14 +9,18 @@ Claude, 33 % Codex, 12 % Gemini, by the project's own writers in
 subprocess with a private cache directory:
 
 - ``cold``: ``agentsession list --json`` with no cache (it writes one);
-- ``warm``: the same command again, every summary from the cache.
+- ``warm``: the same command again, every summary from the cache;
+- ``first screen`` (``--first-screen``): the monitor's side of a warm start,
+  ``SessionStore.refresh(budget=0.25)`` then ``sessions()``, as a child
+  process: the time to that first list (and how many sessions it holds),
+  then to the whole history with further budgeted refreshes.
 
 Each run prints wall time, CPU time (user + system, from ``os.wait4`` of
 that one child) and peak RSS, and the load average before and after, since
 the machine may be shared.
 
     .venv/bin/python benchmarks/bench_scale.py [--sessions 50000] [--data /tmp/agentsession-scale]
-        [--runs 3] [--pin-fingerprint] [--warm-only]
+        [--runs 3] [--pin-fingerprint] [--warm-only] [--first-screen]
 """
 
 from __future__ import annotations
@@ -86,6 +90,43 @@ _PINNED = (
 )
 
 
+#: ``python -c`` body of ``--first-screen``: argv is the home and the cache directory.
+_FIRST_SCREEN = """
+import sys, time
+t0 = time.perf_counter()
+import agent_session.cache as c
+if sys.argv[3] == "pin":
+    c.code_fingerprint = lambda: "bench-pinned"
+from agent_session import AgentHomes, SessionStore
+store = SessionStore(AgentHomes.resolve(sys.argv[1]), cache=sys.argv[2])
+store.refresh(budget=0.25)
+first = store.sessions()
+t1 = time.perf_counter()
+refreshes = 1
+while store.progress()[0] < store.progress()[1]:
+    store.refresh(budget=0.25)
+    store.sessions()
+    refreshes += 1
+t2 = time.perf_counter()
+print(f"{t1 - t0:.3f} {len(first)} {t2 - t0:.3f} {refreshes} {len(store.sessions())}")
+"""
+
+
+def first_screen(home: Path, cache: Path, pin: bool) -> None:
+    """The monitor's warm start, store side: the first screen and the whole history, in a child."""
+    cmd = [sys.executable, "-c", _FIRST_SCREEN, str(home), str(cache), "pin" if pin else "-"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    first_s, shown, all_s, refreshes, total = proc.stdout.split()
+    print(
+        f"first screen {float(first_s):.2f} s ({int(shown):,} sessions, imports included), "
+        f"whole history {float(all_s):.2f} s after {refreshes} refreshes ({int(total):,} sessions); "
+        f"child wall {wall:.2f} s",
+        flush=True,
+    )
+
+
 def ensure_corpus(data: Path, sessions: int) -> Path:
     home = data / "home"
     stamp = data / "scale.json"
@@ -151,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         "(another checkout, a shared tree) do not turn a warm run into a cold one",
     )
     ap.add_argument("--warm-only", action="store_true", help="keep the existing cache: no cold run")
+    ap.add_argument(
+        "--first-screen",
+        action="store_true",
+        help="also time the monitor's warm start on the store side (refresh(budget=0.25), sessions())",
+    )
     args = ap.parse_args(argv)
 
     data = args.data.resolve()
@@ -178,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"warm best: wall {best['wall_s']:.2f} s, cpu {best['cpu_s']:.2f} s, peak RSS {best['max_rss_mb']:.0f} MB"
     )
+    if args.first_screen:
+        first_screen(home, cache, args.pin_fingerprint)
     print(f"load average after: {load()}")
     return 0
 

@@ -179,7 +179,7 @@ def test_list_sort_and_limit(home: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_list_json_streams_the_same_array(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["list", "--json", "--home", str(home)], capsys)
-    store = SessionStore(AgentHomes.resolve(home))
+    store = SessionStore(AgentHomes.resolve(home), follow=False)  # the one-shot store `list` uses
     store.refresh()
     expected = {s.session_id: session_json(s) for s in store.sessions()}
     data = json.loads(out)

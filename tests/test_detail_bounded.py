@@ -188,3 +188,42 @@ def test_detail_page_rejects_bad_arguments(home: Path) -> None:
     with pytest.raises(ValueError):
         store.detail_page(s, "files", 0, 5)  # type: ignore[call-overload]
     assert len(store.detail_page(s, "tools", 0, 10)) == 1
+
+
+def test_refreshes_go_on_while_a_detail_is_read(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A huge session's first detail parse takes minutes: the store's lock is not held meanwhile."""
+    import threading
+
+    from agent_session.reader import TrackedFile
+
+    first = synth("claude").write_session(home, spec_for("claude", 0, turns=2, tools_per_turn=2))
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    store.refresh()
+    (opened,) = store.sessions()
+    reading, release = threading.Event(), threading.Event()
+    real_update = TrackedFile.update
+
+    def slow_update(self: TrackedFile) -> int:
+        if self.detail:  # the detail's parse: hold it until the test lets it go
+            reading.set()
+            assert release.wait(10)
+        return real_update(self)
+
+    monkeypatch.setattr(TrackedFile, "update", slow_update)
+    result: list[AgentSession] = []
+    reader = threading.Thread(target=lambda: result.append(store.detail(opened)))
+    reader.start()
+    try:
+        assert reading.wait(10)
+        # Meanwhile a new session appears and a refresh lists it, while the detail is still being read.
+        second = synth("claude").write_session(home, spec_for("claude", 1, turns=1))
+        done = threading.Event()
+        refresher = threading.Thread(target=lambda: (store.refresh(), done.set()))
+        refresher.start()
+        assert done.wait(5), "refresh waited for the detail's parse"
+        assert {s.path for s in store.sessions()} == {str(first), str(second)}
+        assert not result  # the detail is still being read
+    finally:
+        release.set()
+        reader.join(10)
+    assert len(result) == 1 and result[0].events is not None and result[0].path == str(first)

@@ -58,3 +58,54 @@ def test_every_public_name_resolves() -> None:
         assert "NoSuchName" in str(exc)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
+
+
+CLI_HELP = """
+import contextlib, io
+from agent_session.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    try:
+        main(["--help"])
+    except SystemExit as exc:
+        assert exc.code == 0, exc.code
+assert "list sessions, most recently active first" in out.getvalue()
+assert "token and cost totals per day" in out.getvalue()
+"""
+
+
+def test_cli_help_imports_no_pydantic_prices_or_ui() -> None:
+    mods = imported_modules(CLI_HELP)
+    assert "agent_session.cli" in mods
+    assert not {
+        m for m in mods if m.split(".")[0] in ("pydantic", "pydantic_core", "genai_prices", "textual")
+    }
+    # Nor the modules that would bring pydantic along.
+    assert not {"agent_session.model", "agent_session.store", "agent_session.cli_report"} & mods
+
+
+def test_the_report_command_still_loads_its_whole_parser() -> None:
+    mods = imported_modules(
+        "import contextlib, io\n"
+        "from agent_session.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try:\n"
+        "        main(['report', '--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "assert '{daily,weekly,monthly,blocks,projects,models,tools}' in out.getvalue(), out.getvalue()\n"
+    )
+    assert "agent_session.cli_report" in mods
+
+
+def test_the_light_parser_agrees_with_the_whole_one() -> None:
+    """Names the CLI spells out to stay light are the models' and the events' own."""
+    from agent_session.cli import _EVENT_NAMES_SHOWN, AGENT_NAMES, build_parser
+    from agent_session.events import EVENT_NAMES
+    from agent_session.model import AgentType
+    from agent_session.schema_names import SCHEMA_NAMES
+    from agent_session.schemas import SCHEMA_NAMES as FROM_SCHEMAS
+
+    assert tuple(a.value for a in AgentType) == AGENT_NAMES
+    assert _EVENT_NAMES_SHOWN == EVENT_NAMES
+    assert SCHEMA_NAMES is FROM_SCHEMAS
+    assert build_parser(lazy=True).format_help() == build_parser().format_help()

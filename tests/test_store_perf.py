@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.sessions import comparable, spec_for, synth
+from helpers.sessions import comparable, scan_comparable, spec_for, synth
 
 import agent_session.store as store_mod
 from agent_session import AgentHomes, RefreshStats, SessionStore, find_session_files
@@ -24,6 +24,16 @@ PAST = time.time() - 3600
 
 def by_id(store: SessionStore) -> dict[str, dict[str, Any]]:
     return {f"{s.agent_type.value}:{s.session_id}": comparable(s, with_error=True) for s in store.sessions()}
+
+
+def cold_store(home: Path) -> SessionStore:
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    store.refresh()
+    return store
+
+
+def scan_view(store: SessionStore) -> dict[str, dict[str, Any]]:
+    return {s.path: scan_comparable(s) for s in store.sessions()}
 
 
 def cold(home: Path) -> dict[str, dict[str, Any]]:
@@ -112,7 +122,8 @@ def test_one_shot_worker_parse_ships_no_state_and_reparses_on_append(home: Path,
     stats = store.refresh()
     # No parser came back from the worker: the changed file is parsed again from zero.
     assert (stats.files_read, stats.bytes_read) == (1, size + len(line))
-    assert by_id(store) == cold(home)
+    # Scanned or parsed in full again, every summary holds what a scan promises exactly.
+    assert scan_view(store) == scan_view(cold_store(home))
 
 
 def test_budget_parses_newest_first_and_finishes_later(home: Path) -> None:
@@ -387,3 +398,23 @@ def test_a_watching_store_reads_what_changed_without_stating_everything(
         assert by_id(store) == cold(home)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("factor", "interval"), [(0.0, store_mod.FULL_STAT_INTERVAL), (1e9, store_mod.MAX_FULL_STAT_INTERVAL)]
+)
+def test_the_stat_pass_safety_net_is_spaced_by_its_cost(
+    home: Path, monkeypatch: pytest.MonkeyPatch, factor: float, interval: float
+) -> None:
+    """With hints, the full pass runs every FULL_STAT_INTERVAL, or longer when it is costly (50,000 files)."""
+    monkeypatch.setattr(store_mod, "FULL_STAT_COST_FACTOR", factor)
+    clock = [1000.0]
+    monkeypatch.setattr(store_mod.time, "monotonic", lambda: clock[0])
+    store = SessionStore(AgentHomes.resolve(home), workers=0)
+    assert store.refresh(changed=[]).full_pass  # the first pass: nothing to rely on yet
+    assert store._full_interval == interval
+    store.refresh(changed=[])  # the second walk (hints are trusted from then on)
+    clock[0] += store_mod.FULL_STAT_INTERVAL + 1
+    assert store.refresh(changed=[]).full_pass is (interval == store_mod.FULL_STAT_INTERVAL)
+    clock[0] += store_mod.MAX_FULL_STAT_INTERVAL
+    assert store.refresh(changed=[]).full_pass

@@ -1,7 +1,7 @@
 """The worker pool and the cold summary scan as the store uses them.
 
 Workers only when cores are free, failures reported (never swallowed), the
-summary scan equal to the full parse except ``files`` and ``tool_status``, and a scanned file's
+summary scan equal to the full parse on what ``scan.py`` promises, and a scanned file's
 first append giving the full parse.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers.sessions import comparable, spec_for, synth
+from helpers.sessions import comparable, scan_comparable, spec_for, synth
 
 import agent_session.workers as workers_mod
 from agent_session import AgentHomes, SessionStore
@@ -24,14 +24,13 @@ PAST = time.time() - 7200
 
 
 def by_id(store: SessionStore, *, files: bool = True) -> dict[str, dict[str, Any]]:
-    out = {}
-    for s in store.sessions():
-        data = comparable(s, with_error=True)
-        if not files:  # what a summary scan leaves to the full parse
-            data.pop("files")
-            data.pop("tool_status")
-        out[f"{s.agent_type.value}:{s.session_id}"] = data
-    return out
+    """Sessions by display key; ``files=False``: only what a summary scan reproduces exactly."""
+    return {
+        f"{s.agent_type.value}:{s.session_id}": comparable(s, with_error=True)
+        if files
+        else scan_comparable(s)
+        for s in store.sessions()
+    }
 
 
 def cold(home: Path, *, files: bool = True) -> dict[str, dict[str, Any]]:
@@ -102,7 +101,7 @@ def test_workers_give_the_cold_sessions_without_state_for_a_one_shot_store(home:
     assert stats.files_read == 6
     assert stats.parsed_by_workers >= 1 and stats.worker_failures == 0
     assert all(t._state is None for t in store._files.values() if t.parser is None)
-    assert by_id(store) == cold(home)
+    assert by_id(store, files=False) == cold(home, files=False)
 
 
 @pytest.mark.parametrize("in_workers", [False, True])
@@ -120,11 +119,18 @@ def test_summary_scan_equals_the_full_parse_but_files(home: Path, in_workers: bo
     assert stats.scanned == jsonl == 6
     assert by_id(store, files=False) == cold(home, files=False)
     scanned = {s.session_id: s.files for s in store.sessions()}
+    agent_of = {s.session_id: s.agent_type.value for s in store.sessions()}
     plain = SessionStore(AgentHomes.resolve(home), workers=0)
     plain.refresh()
     full = {s.session_id: s.files for s in plain.sessions()}
     assert any(full.values())  # the fixture's calls touch files
-    assert all(v == {} for v in scanned.values())
+    # Claude and Codex scanners leave files to the full parse; Gemini files get the parser itself.
+    assert {k: v for k, v in scanned.items() if agent_of[k] != "gemini"} == {
+        k: {} for k in scanned if agent_of[k] != "gemini"
+    }
+    assert {k: v for k, v in scanned.items() if agent_of[k] == "gemini"} == {
+        k: v for k, v in full.items() if agent_of[k] == "gemini"
+    }
     # The detail of a scanned session is the full parse, files included.
     some = next(s for s in store.sessions() if full[s.session_id])
     assert store.detail(some).files == full[some.session_id]
@@ -159,10 +165,7 @@ def test_cold_scan_holds_back_a_torn_last_line_like_the_reader(home: Path) -> No
     read = workers_mod.cold_scan(scanned)
     assert read == sf.path.stat().st_size
     assert scanned.parser is None and scanned.cursor.offset == full.cursor.offset
-    a = comparable(scanned.snapshot(), with_error=True)
-    b = comparable(full.snapshot(), with_error=True)
-    a.pop("files"), b.pop("files")
-    assert a == b
+    assert scan_comparable(scanned.snapshot()) == scan_comparable(full.snapshot())
     assert "incomplete last line (22 bytes)" in (scanned.snapshot().diagnostics.last_error or "")
 
 

@@ -13,12 +13,14 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import operator
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 from pathlib import Path
 from typing import ClassVar, TextIO
 
@@ -30,7 +32,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, Tree
+from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from agent_session import AgentHomes, ToolEvent, __version__
@@ -63,7 +65,7 @@ from .widgets import (
     order_rows,
 )
 from .widgets.screens import SUBAGENT_TOOLS
-from .widgets.sessions import COLUMN_SORT
+from .widgets.sessions import COLUMN_SORT, SORTERS
 
 __all__ = [
     "AlertLimits",
@@ -174,6 +176,17 @@ def alert_crossings(
     above.clear()
     above.update(seen)
     return out
+
+
+def _same_place(old: SessionRow, new: SessionRow, sorter: Callable[[SessionRow], object]) -> bool:
+    """True when ``new`` sorts, filters and nests exactly as ``old`` did."""
+    return (
+        old.key == new.key
+        and old.parent_key == new.parent_key
+        and old.live == new.live
+        and old.haystack == new.haystack
+        and sorter(old) == sorter(new)
+    )
 
 
 class RefreshFailed(Message):
@@ -297,7 +310,10 @@ class MonitorApp(App[None]):
         self.last_error: str | None = None
         self._wake = Wakeup()
         self._stop_watch = threading.Event()
-        self._visible: list[str] = []
+        #: (rows, order parameters, ordered rows, key → place) of the last ``_ordered_rows``.
+        self._order_cache: (
+            tuple[tuple[SessionRow, ...], tuple[object, ...], list[SessionRow], dict[str, int]] | None
+        ) = None
         self._status = ""
 
     # ------------------------------------------------------------------ layout
@@ -369,11 +385,19 @@ class MonitorApp(App[None]):
     def _refresh_loop(self) -> None:
         """All file and /proc I/O happens here, one collection at a time."""
         worker = get_current_worker()
+        again = False
         while not worker.is_cancelled:
             last = self.monitor.last
-            # While the history is still being read behind the first paint, look again soon.
-            loading = last is not None and last.history_pending > 0 and not self.paused
-            reason = self._wake.wait(min(self.interval, 0.3) if loading else self.interval, self.paused)
+            # While the history is still being read (or its rows built) behind the first
+            # paint, look again soon.
+            loading = (
+                last is not None and (last.history_pending > 0 or last.rows_pending > 0) and not self.paused
+            )
+            if again:
+                reason = "refresh" if not self._wake.stopped else "stop"
+                again = False
+            else:
+                reason = self._wake.wait(min(self.interval, 0.3) if loading else self.interval, self.paused)
             if reason == "stop" or worker.is_cancelled:
                 return
             if self.paused and reason == "tick":
@@ -382,6 +406,8 @@ class MonitorApp(App[None]):
                 if reason == "detail":
                     snap = self.monitor.with_detail(self.selected_key)
                 else:
+                    # A first collection without processes (``defer_first_probe``) is followed at once.
+                    again = last is None and self.monitor.defer_first_probe
                     snap = self.monitor.collect(self.selected_key)
             except Exception as exc:  # keep the monitor alive; show what went wrong
                 self.post_message(RefreshFailed(f"{type(exc).__name__}: {exc}"))
@@ -411,7 +437,18 @@ class MonitorApp(App[None]):
                 self.query_one(TotalsBar).show(snap.totals)
             if previous is None or previous.roots != snap.roots:
                 self._show_tree()
-            if previous is None or previous.sessions != snap.sessions:
+            # The monitor says which rows it replaced since the snapshot shown; else compare.
+            hint = snap.changed_rows if previous is not None and snap.changed_from == previous.seq else None
+            if hint and (
+                previous is None or self._order_cache is None or self._order_cache[0] is not previous.sessions
+            ):
+                hint = None  # the places are relative to rows this app did not order last
+            if hint is not None:
+                if hint:
+                    self._show_sessions(changed=hint)
+            elif previous is None or (
+                previous.sessions is not snap.sessions and previous.sessions != snap.sessions
+            ):
                 self._show_sessions()
             self._show_detail()
             self._update_status()
@@ -449,36 +486,79 @@ class MonitorApp(App[None]):
             + ("" if self.tree_mode else " flat")
         )
 
-    def _show_sessions(self, force: bool = False) -> None:
+    def _show_sessions(self, force: bool = False, changed: Sequence[int] | None = None) -> None:
+        """Show the snapshot's rows in the chosen order; ``changed``: the only places that differ."""
         snap = self.snapshot
         if snap is None:
             return
         table = self.query_one(SessionsTable)
         table.expanded = self.expanded
-        rows = order_rows(
-            snap.sessions, self.sort_key, self.sort_reverse, self.filter_text, self.live_only, self.expanded
-        )
-        self._visible = [r.key for r in rows]
+        rows, moved = self._ordered_rows(snap.sessions, changed)
         on_main = len(self.screen_stack) == 1
         follow_top = on_main and rows and not table.user_moved and not isinstance(self.focused, ProcessTree)
         if follow_top:
             # Until the user moves the cursor, the top row (the fastest burner) is the selection.
             self._select(rows[0].key)
-        table.apply(rows, self.selected_key, force=force)
+        table.apply(rows, self.selected_key, force=force, changed=moved)
         if follow_top:
             table.scroll_to(y=0, animate=False)
         elif (
             on_main
-            and self.selected_key not in self._visible
+            and (self.selected_key is None or table.row_index(self.selected_key) is None)
             and rows
             and not isinstance(self.focused, ProcessTree)
         ):
             # The selection was filtered out (or nothing was selected yet): follow the cursor.
             self._select(table.cursor_key)
-        live = sum(1 for r in snap.sessions if r.live)
-        table.border_title = (
-            f"Sessions ({len(rows)} shown of {len(snap.sessions)}, {live} written by live agents)"
+        live = sum(t.live_sessions for t in snap.totals)
+        known = max(len(snap.sessions), sum(t.sessions for t in snap.totals))
+        table.border_title = f"Sessions ({len(rows)} shown of {known}, {live} written by live agents)"
+
+    def _ordered_rows(
+        self, sessions: tuple[SessionRow, ...], changed: Sequence[int] | None = None
+    ) -> tuple[list[SessionRow], list[int] | None]:
+        """``order_rows`` of ``sessions``, reusing the last order when no changed row can move.
+
+        Most refreshes change a few rows (an age ticks over, one session grows):
+        when none of them changed what the order, the filter or the nesting
+        looks at, the rows are put in their old places instead of sorting
+        50,000 again. Returns the rows and, in that case, the places (in the
+        returned order) that changed; None when the order was computed anew.
+        ``changed``: the places in ``sessions`` that differ from the last call's
+        (None: find them).
+        """
+        params = (
+            self.sort_key,
+            self.sort_reverse,
+            self.filter_text,
+            self.live_only,
+            frozenset(self.expanded),
         )
+        cache = self._order_cache
+        if cache is not None and cache[1] == params:
+            before, _, shown, where = cache
+            if before is sessions:
+                return shown, []
+            if len(before) == len(sessions):
+                if changed is None:
+                    changed = list(compress(range(len(sessions)), map(operator.is_not, before, sessions)))
+                sorter = SORTERS[self.sort_key]
+                if len(changed) <= 1024 and all(_same_place(before[i], sessions[i], sorter) for i in changed):
+                    shown = list(shown)
+                    moved: list[int] = []
+                    for i in changed:
+                        r = sessions[i]
+                        j = where.get(r.key)
+                        if j is not None:
+                            shown[j] = r
+                            moved.append(j)
+                    self._order_cache = (sessions, params, shown, where)
+                    return shown, moved
+        shown = order_rows(
+            sessions, self.sort_key, self.sort_reverse, self.filter_text, self.live_only, self.expanded
+        )
+        self._order_cache = (sessions, params, shown, {r.key: i for i, r in enumerate(shown)})
+        return shown, None
 
     def _show_detail(self) -> None:
         snap = self.snapshot
@@ -533,6 +613,8 @@ class MonitorApp(App[None]):
             if snap.history_pending:
                 done = snap.history_files - snap.history_pending
                 parts.append(f"reading history {done:,}/{snap.history_files:,} files")
+            if snap.rows_pending:
+                parts.append(f"listing {snap.rows_pending:,} more sessions")
             if snap.collect_seconds > self.slow_refresh_seconds:
                 parts.append(f"slow refresh {snap.collect_seconds:.1f}s")
             if snap.errors:
@@ -554,19 +636,17 @@ class MonitorApp(App[None]):
         self._show_detail()
         self._wake.request_detail()
 
-    @on(DataTable.RowHighlighted, "#sessions")
-    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value is not None:
-            self._select(str(event.row_key.value))
+    @on(SessionsTable.RowHighlighted, "#sessions")
+    def _row_highlighted(self, event: SessionsTable.RowHighlighted) -> None:
+        self._select(event.key)
 
-    @on(DataTable.RowSelected, "#sessions")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.drill(str(event.row_key.value))
+    @on(SessionsTable.RowSelected, "#sessions")
+    def _row_selected(self, event: SessionsTable.RowSelected) -> None:
+        self.drill(event.key)
 
-    @on(DataTable.HeaderSelected, "#sessions")
-    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
-        key = COLUMN_SORT.get(str(event.column_key.value))
+    @on(SessionsTable.HeaderSelected, "#sessions")
+    def _header_selected(self, event: SessionsTable.HeaderSelected) -> None:
+        key = COLUMN_SORT.get(event.column)
         if key is None:
             return
         if key == self.sort_key:
@@ -957,6 +1037,9 @@ def choose_home(
 
 #: Seconds the first refresh may parse before the newest sessions are shown (DESIGN §8: < 0.5 s).
 FIRST_PAINT_BUDGET = 0.1
+#: Seconds a refresh may spend formatting rows never shown before: a first screen over
+#: 50,000 sessions shows the top rows at once, the rest follow a batch a refresh.
+ROW_BUDGET = 0.15
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1000,7 +1083,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 parse_budget=None if args.once else FIRST_PAINT_BUDGET,
                 watch=not args.once,
                 rate_window=args.rate_window,
+                row_budget=None if args.once else ROW_BUDGET,
             )
+            monitor.defer_first_probe = not args.once
             if args.once:
                 return _print_once(monitor, args.json, out)
             alerts = AlertLimits(args.alert_rate, args.alert_cost, args.alert_context)

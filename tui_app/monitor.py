@@ -10,6 +10,8 @@ free of Textual also lets ``--once --json`` and the benchmark use it directly.
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import operator
 import os
 import threading
 import time
@@ -31,6 +33,7 @@ from agent_session.process import (
     SessionProcessMatcher,
     SessionProcessMatches,
     classify_state,
+    label_process,
     match_live,
 )
 from agent_session.requests import RequestLog
@@ -149,11 +152,22 @@ def default_probe(homes: AgentHomes, only_trees_of: Collection[int] | None = Non
     scanner = PortScanner()
     growth = GrowthTracker()
 
+    by_id: dict[tuple[AgentType, str], AgentSession] = {}
+    seen: list[Sequence[AgentSession]] = [()]
+
     def probe(sessions: Sequence[AgentSession]) -> ProbeResult:
         snap = snapshotter.snapshot()
+        if not any(label_process(p.name, p.exe, p.cmdline) for p in snap.processes):
+            # No agent runs: nothing to match (matching indexes every session: 0.3 s at 50,000).
+            growth.forget_except(())
+            return ProbeResult(matches=SessionProcessMatches(matches=(), trees=(), now_ms=snap.taken_ms))
         result = match_live(matcher, sessions, homes, snap)
         now_ms = snap.taken_ms
-        by_id = {(s.agent_type, s.session_id): s for s in sessions}
+        if not _same_objects(sessions, seen[0]):
+            # Rebuilt only when the store handed out another list of sessions, not every second.
+            by_id.clear()
+            by_id.update(((s.agent_type, s.session_id), s) for s in sessions)
+            seen[0] = sessions
         ports = scanner.ports(p.identity for tree in result.trees for p in tree.members)
         states: dict[int, str] = {}
         watched: list[str] = []
@@ -327,6 +341,8 @@ class MonitorSnapshot:
     #: shows the newest sessions while background workers read the rest), of all known.
     history_pending: int = 0
     history_files: int = 0
+    #: Sessions whose rows are not built yet (a huge history: the top rows come first).
+    rows_pending: int = 0
     #: The window the Tokens and Cost columns and the totals show (``w``), and the rate window.
     window: TimeWindow | None = None
     rate_window_s: float = 300.0
@@ -334,10 +350,19 @@ class MonitorSnapshot:
     raw_sessions: tuple[AgentSession, ...] = field(default=(), compare=False, repr=False)
     #: The probe's answer, for the processes of ``--once --json``.
     raw_probe: ProbeResult = field(default_factory=ProbeResult, compare=False, repr=False)
+    #: ``sessions`` differs from the rows of snapshot ``changed_from`` only at these places
+    #: (None: rows came, went or moved; compare them). Lets the UI skip a 50,000-row diff.
+    changed_rows: tuple[int, ...] | None = field(default=None, compare=False, repr=False)
+    changed_from: int = field(default=-1, compare=False, repr=False)
+    #: Where each row key is in ``sessions`` (None: not known, ``row`` searches).
+    places: Mapping[str, int] | None = field(default=None, compare=False, repr=False)
 
     def row(self, key: str | None) -> SessionRow | None:
         if key is None:
             return None
+        if self.places is not None:
+            i = self.places.get(key)
+            return self.sessions[i] if i is not None else None
         for r in self.sessions:
             if r.key == key:
                 return r
@@ -446,6 +471,422 @@ class Wakeup:
             return "tick"
 
 
+# --------------------------------------------------------------------------- rows
+#: AgentType → its value; ``Enum.value`` is a descriptor call, and it is asked 50,000 times.
+_AGENT_VALUE: dict[AgentType, str] = {a: a.value for a in AgentType}
+
+#: (tokens in the rate window, their cost, requests in it, tokens in the ``w`` window, their cost).
+_Own = tuple[int, float | None, int, int, float | None]
+_NO_RATE: tuple[int, float | None, int] = (0, None, 0)
+
+
+@dataclass(slots=True, eq=False)
+class _Entry:
+    """What the row book knows about one session (one store snapshot object)."""
+
+    s: AgentSession
+    key: str
+    agent: str
+    #: Row key of the parent session (set whether or not the parent is present).
+    parent: str | None
+    last_ms: int
+    own: _Own = (0, None, 0, 0, None)
+    #: False until its numbers were first computed (a session first seen waits in ``_unpriced``).
+    priced: bool = False
+    #: The row's numbers (everything but its age text); None until first computed.
+    facts: tuple[Any, ...] | None = None
+    row: SessionRow | None = None
+    #: Age text of ``row`` and the time (ms) it next changes.
+    age: str = ""
+    age_until: int = 0
+
+
+def _age_until(ms: int | None, now_ms: int) -> int:
+    """When ``fmt_ago_short(ms, now)`` next shows another text (epoch ms)."""
+    if ms is None or ms <= 0:
+        return 1 << 62
+    delta = now_ms - ms
+    if delta < 0:
+        return ms + 1000  # in the future: "0s" until it is in the past, then seconds tick
+    for unit, limit in ((1000, 60_000), (60_000, 3_600_000), (3_600_000, 86_400_000)):
+        if delta < limit:
+            return ms + (delta // unit + 1) * unit
+    return ms + (delta // 86_400_000 + 1) * 86_400_000
+
+
+def _same_objects(a: Sequence[object], b: Sequence[object]) -> bool:
+    """True when ``a`` and ``b`` hold the same sessions in the same order, at C speed.
+
+    Two lists compare item by item with an identity check first, so the usual
+    answer (the store's new list of the very same objects) costs a pointer
+    comparison per session; an object that is not the same is compared by
+    value, and a session equal in every field is as good as the same one.
+    """
+    if len(a) != len(b):
+        return False
+    if type(a) is type(b) and isinstance(a, list | tuple):
+        return a == b
+    return all(map(operator.is_, a, b))
+
+
+class _RowBook:
+    """The sessions table's rows, kept from one collection to the next.
+
+    Why: with 50,000 sessions, recomputing every row each second cost more
+    than a core. The store hands out a new, immutable session object whenever
+    a session changes, so an object seen before has the same numbers, except
+    for what time moves: the rate window and the sparkline (only for sessions
+    active within the longer of the two: the *hot* ones, recomputed every call),
+    the ``w`` window when its start moves (only sessions active since then),
+    and the age text (each row knows when its text next changes; a heap hands
+    out the rows that are due). An idle call is then a pointer comparison of
+    the session lists plus the few hot sessions.
+
+    Sessions seen for the first time can be priced (numbers) and built
+    (formatted rows) within a time budget, most burning first (the default
+    order), so a first screen over a huge history does not wait for 50,000
+    rows; ``pending`` says how many wait. Totals count priced sessions only.
+    """
+
+    def __init__(self) -> None:
+        self.entries: dict[str, _Entry] = {}
+        self.by_key: dict[str, AgentSession] = {}
+        self._by_id: dict[int, _Entry] = {}
+        self._list: Sequence[AgentSession] = ()
+        self._kids: dict[str, list[str]] = {}
+        self._hot: set[str] = set()
+        self._heap: list[tuple[int, str]] = []
+        #: Keys seen for the first time whose numbers are still to be computed, in the store's order.
+        self._unpriced: list[str] = []
+        #: Keys whose row was never built, most burning first (built from the front).
+        self._unbuilt: list[str] = []
+        self._rows: tuple[SessionRow, ...] = ()
+        #: The rows before the last ``update``, and the places in ``_rows`` whose row it
+        #: replaced (None: rows came or went).
+        self.previous_rows: tuple[SessionRow, ...] = ()
+        #: True when the last ``update`` was given another list of sessions than the one before.
+        self.restructured = True
+        self.changed: tuple[int, ...] | None = None
+        #: ``_rows`` as a list, and each row's place in it (valid until rows come or go).
+        self._row_list: list[SessionRow] = []
+        self._place: dict[str, int] = {}
+        self._live: frozenset[str] = frozenset()
+        self._window: tuple[str, int | None] | None = None
+        self._rate_window = 0.0
+        #: True when ``_unbuilt`` got new keys and must be put in order again.
+        self._resort = False
+        #: Per-agent sums for the totals bar; recomputed when some row's numbers moved.
+        self.sums: dict[str, tuple[int, int, int, float, float, float, tuple[int, ...]]] = {}
+
+    @property
+    def places(self) -> Mapping[str, int]:
+        """Row key → index in the rows last returned (a new mapping whenever rows came or went)."""
+        return self._place
+
+    @property
+    def pending(self) -> int:
+        """Sessions without a row yet (first seen, not yet priced or not yet built)."""
+        return len(self._unpriced) + len(self._unbuilt)
+
+    def _price_new(
+        self,
+        mon: Monitor,
+        rate: TimeWindow,
+        window: TimeWindow,
+        hot_from: int,
+        affected: set[str],
+        started: float,
+        budget: float | None,
+    ) -> None:
+        """Compute the numbers of sessions seen for the first time, in the store's order.
+
+        With a budget, about half of it goes here (the numbers of 50,000
+        sessions take longer than a first screen may); the rest are priced by
+        later calls, and count as pending until then.
+        """
+        until = None if budget is None else started + budget / 2
+        done = 0
+        for key in self._unpriced:
+            done += 1
+            e = self.entries.get(key)
+            if e is None or e.priced:
+                continue
+            e.priced = True
+            e.own = self._own(mon, e, rate, window)
+            if e.last_ms > hot_from:
+                self._hot.add(key)
+            affected.add(key)
+            self._unbuilt.append(key)
+            if until is not None and done % 256 == 0 and time.perf_counter() >= until:
+                break
+        del self._unpriced[:done]
+        self._resort = True
+
+    def update(
+        self,
+        mon: Monitor,
+        sessions: Sequence[AgentSession],
+        live: frozenset[str],
+        now: float,
+        window: TimeWindow,
+        budget: float | None,
+    ) -> tuple[SessionRow, ...]:
+        started = time.perf_counter()
+        self.previous_rows = self._rows
+        now_ms = int(now * 1000)
+        rate = resolve_window("now", now, mon.rate_window)
+        hot_from = now_ms - max(int(mon.rate_window * 1000), SPARK_MINUTES * 60_000) - 1000
+        touched: set[str] = set()  # own numbers to recompute
+        affected: set[str] = set()  # numbers to recompute (touched, their parents, …)
+        structure = not _same_objects(sessions, self._list)
+        self.restructured = structure
+        # Equal but not the same objects: keep the new list, so the next look is pointer-fast.
+        self._list = sessions
+        if structure:
+            self._restructure(sessions, touched, affected)
+        if mon.rate_window != self._rate_window:
+            self._rate_window = mon.rate_window
+            touched.update(self.entries)
+        sig = (window.name, window.start_ms)
+        if self._window is None or sig[0] != self._window[0]:
+            touched.update(self.entries)
+        elif sig[1] != self._window[1] and window.name != "now":
+            # The window's start moved (today at midnight, the week each minute, a new block):
+            # only sessions active since the earlier start can see their sums change.
+            lows = [v for v in (sig[1], self._window[1]) if v is not None]
+            low = min(lows) if lows else 0
+            touched.update(k for k, e in self.entries.items() if e.last_ms >= low)
+        self._window = sig
+        for key in list(self._hot):
+            e = self.entries.get(key)
+            if e is None or e.last_ms <= hot_from:
+                self._hot.discard(key)
+            if e is not None:
+                touched.add(key)  # rates and sparklines move with the clock (one last time when cooling)
+        if live != self._live:
+            affected.update(live ^ self._live)
+            self._live = live
+        for key in touched:
+            e = self.entries.get(key)
+            if e is None or not e.priced:
+                continue
+            e.own = self._own(mon, e, rate, window)
+            affected.add(key)
+            if e.last_ms > hot_from:
+                self._hot.add(key)
+        if self._unpriced:
+            self._price_new(mon, rate, window, hot_from, affected, started, budget)
+        for key in list(affected):
+            e = self.entries.get(key)
+            if e is not None and e.parent is not None and e.parent in self.entries:
+                affected.add(e.parent)
+        moved = structure
+        spark_from = now_ms - SPARK_MINUTES * 60_000
+        dirty: list[_Entry] = []
+        for key in affected:
+            e = self.entries.get(key)
+            if e is None or not e.priced:
+                continue
+            facts = self._facts(e, window, mon.rate_window / 60, key in live, spark_from, now_ms)
+            if facts != e.facts:
+                e.facts = facts
+                moved = True
+                if e.row is not None:
+                    dirty.append(e)
+        # Rows rebuilt in place (their position in the tuple stays), and whether rows came or went.
+        replaced: list[_Entry] = []
+        reshaped = structure
+        for e in dirty:
+            if self._build(mon, e, now, now_ms, force=True):
+                replaced.append(e)
+        while self._heap and self._heap[0][0] <= now_ms:
+            _, key = heapq.heappop(self._heap)
+            e = self.entries.get(key)
+            due = e is not None and e.row is not None and e.age_until <= now_ms
+            if due and e is not None and self._build(mon, e, now, now_ms, force=False):
+                replaced.append(e)
+        if len(self._heap) > 2 * len(self.entries) + 64:
+            self._heap = [(e.age_until, k) for k, e in self.entries.items() if e.row is not None]
+            heapq.heapify(self._heap)
+        if self._resort:
+            # Build the rows a first screen shows first: burning now, then the most tokens.
+            self._unbuilt = [k for k in self._unbuilt if k in self.entries]
+            self._unbuilt.sort(key=self._priority)
+            self._resort = False
+        if self._unbuilt:
+            deadline = None if budget is None else started + budget
+            built = 0
+            for key in self._unbuilt:
+                e = self.entries.get(key)
+                if e is not None and e.row is None:
+                    self._build(mon, e, now, now_ms, force=True)
+                    reshaped = True
+                built += 1
+                if deadline is not None and built % 32 == 0 and time.perf_counter() >= deadline:
+                    break
+            del self._unbuilt[:built]
+        self.changed = None if reshaped else ()
+        if reshaped:
+            shown = [e for e in self.entries.values() if e.row is not None]
+            self._place = {e.key: i for i, e in enumerate(shown)}
+            self._row_list = [e.row for e in shown if e.row is not None]
+            self._rows = tuple(self._row_list)
+        elif replaced:
+            # An age ticked over, a session grew: the same rows in the same places, a few new.
+            places: list[int] = []
+            for e in replaced:
+                if e.row is not None:
+                    places.append(self._place[e.key])
+                    self._row_list[places[-1]] = e.row
+            self._rows = tuple(self._row_list)
+            self.changed = tuple(sorted(set(places)))
+        if moved:
+            self._sum_agents()
+        if len(mon._sums) > 4 * len(self.entries) + 64:
+            mon._sums = {k: v for k, v in mon._sums.items() if k[0] in self.entries}
+        return self._rows
+
+    # ------------------------------------------------------------------ pieces
+    def _restructure(self, sessions: Sequence[AgentSession], touched: set[str], affected: set[str]) -> None:
+        """Take a new session list: reuse the entries of objects seen before, add the rest."""
+        old = self.entries
+        entries: dict[str, _Entry] = {}
+        by_id: dict[int, _Entry] = {}
+        by_key: dict[str, AgentSession] = {}
+        new: list[str] = []
+        for s in sessions:
+            e = self._by_id.get(id(s))
+            if e is None or e.s is not s:
+                agent = _AGENT_VALUE[s.agent_type]
+                key = f"{agent}:{s.session_id}"
+                parent = f"{agent}:{s.parent_session_id}" if s.parent_session_id else None
+                prev = old.get(key)
+                e = _Entry(s, key, agent, parent, s.last_activity_ms or 0)
+                if prev is not None and prev.priced:
+                    # A session that changed: its numbers and row are redone in this call.
+                    e.facts, e.row, e.priced = None, prev.row, True
+                    prev.row = None
+                    touched.add(key)
+                else:
+                    new.append(key)
+            entries[e.key] = e
+            by_id[id(s)] = e
+            by_key[e.key] = s
+        for key in old.keys() - entries.keys():
+            parent = old[key].parent
+            if parent is not None:
+                affected.add(parent)
+        kids: dict[str, list[str]] = {}
+        for e in entries.values():
+            if e.parent is not None and e.parent in entries:
+                kids.setdefault(e.parent, []).append(e.key)
+        self.entries, self._by_id, self.by_key, self._kids, self._list = (
+            entries,
+            by_id,
+            by_key,
+            kids,
+            sessions,
+        )
+        if len(entries) < len(old):
+            self._unpriced = [k for k in self._unpriced if k in entries]
+        self._unpriced.extend(new)
+
+    def _priority(self, key: str) -> tuple[bool, float, int]:
+        """The default sort's key (``rate``): requests in the rate window first, fastest, then most tokens."""
+        f = self.entries[key].facts
+        return (True, 0.0, 0) if f is None else (not f[3], -f[1], -f[4])
+
+    @staticmethod
+    def _own(mon: Monitor, e: _Entry, rate: TimeWindow, window: TimeWindow) -> _Own:
+        s = e.s
+        r = mon._sum(s, e.key, "rate", rate.start_ms, rate.end_ms)
+        if window.is_all:
+            return (*r, s.usage.total_tokens, s.cost_usd)
+        if window.name == "now":
+            return (*r, r[0], r[1])
+        w_tok, w_cost, _ = mon._sum(s, e.key, "win", window.start_ms, None)
+        return (*r, w_tok, w_cost)
+
+    def _facts(
+        self, e: _Entry, window: TimeWindow, minutes: float, is_live: bool, spark_from: int, now_ms: int
+    ) -> tuple[Any, ...]:
+        """Own numbers plus the subagents' (rows show what a parent really burned)."""
+        s = e.s
+        r_tok, r_cost, r_n, w_tok, w_cost = e.own
+        cost = s.cost_usd
+        kids = self._kids.get(e.key, ())
+        logs: list[RequestLog] = []
+        if e.parent is None and e.last_ms > spark_from:
+            logs.append(s.requests)
+        for k in kids:
+            c = self.entries[k]
+            co = c.own
+            r_tok += co[0]
+            r_cost = _add_cost(r_cost, co[1])
+            r_n += co[2]
+            if not window.is_all:
+                w_tok += co[3]
+                w_cost = _add_cost(w_cost, co[4])
+            cost = _add_cost(cost, c.s.cost_usd)
+            if c.last_ms > spark_from:
+                logs.append(c.s.requests)
+        if window.is_all:
+            w_tok, w_cost = s.usage.total_tokens + s.subagent_usage.total_tokens, cost
+        return (
+            is_live,
+            r_tok / minutes,
+            (r_cost * 60 / minutes) if r_cost is not None else None,
+            r_n > 0,
+            w_tok,
+            w_cost,
+            e.parent,
+            len(kids),
+            cost,
+            _spark(logs, now_ms),
+        )
+
+    def _build(self, mon: Monitor, e: _Entry, now: float, now_ms: int, *, force: bool) -> bool:
+        """(Re)build ``e``'s row when ``force``d (new numbers) or its age text changed; True if it did."""
+        age = fmt_ago_short(e.s.last_activity_ms, now)
+        until = _age_until(e.s.last_activity_ms, now_ms)
+        if e.age_until != until:
+            e.age_until = until
+            heapq.heappush(self._heap, (until, e.key))
+        if not force and e.row is not None and e.age == age:
+            return False
+        e.age = age
+        f = e.facts
+        assert f is not None
+        e.row = mon._row(e.s, e.key, (f[0], age, *f[1:]))
+        return True
+
+    def _sum_agents(self) -> None:
+        """Per agent: sessions, live sessions and the top rows' window tokens, cost, rates, sparklines."""
+        acc: dict[str, list[Any]] = {a: [0, 0, 0, 0.0, 0.0, 0.0, [0] * SPARK_MINUTES] for a in AGENTS}
+        entries = self.entries
+        for e in entries.values():
+            f = e.facts
+            if f is None:
+                continue
+            a = acc[e.agent]
+            a[0] += 1
+            if f[0]:
+                a[1] += 1
+            if e.parent is None or e.parent not in entries:
+                a[2] += f[4]
+                a[3] += f[5] or 0.0
+                a[4] += f[1]
+                a[5] += f[2] or 0.0
+                if f[9]:
+                    spark = a[6]
+                    for i, v in enumerate(f[9]):
+                        spark[i] += v
+        self.sums = {
+            agent: (n, n_live, tok, cost, tpm, usd_h, tuple(sp) if any(sp) else ())
+            for agent, (n, n_live, tok, cost, tpm, usd_h, sp) in acc.items()
+        }
+
+
 # --------------------------------------------------------------------------- monitor
 class Monitor:
     """Collects snapshots. Called from one thread at a time (the app's worker)."""
@@ -463,11 +904,16 @@ class Monitor:
         watch: bool = False,
         rate_window: float = 300.0,
         window: str = "all",
+        row_budget: float | None = None,
     ) -> None:
         self.homes = homes
         self.user_home = str(user_home) if user_home is not None else os.path.expanduser("~")
         self.clock = clock
-        self.store = store if store is not None else SessionStore(homes, cache=cache, watch=watch)
+        # History (files not written in the last minutes) is summary-scanned: the rows need
+        # no per-file parser, and an opened session is parsed in full by ``store.detail``.
+        self.store = (
+            store if store is not None else SessionStore(homes, cache=cache, watch=watch, summary_scan=True)
+        )
         self.probe = probe if probe is not None else default_probe(homes)
         #: Seconds a refresh may spend on first parses before showing what it has
         #: (newest files first); the rest is read behind, shown as progress. None:
@@ -479,7 +925,17 @@ class Monitor:
         self.window = window
         self._seq = 0
         self._last: MonitorSnapshot | None = None
-        self._row_cache: dict[str, tuple[AgentSession, tuple[Any, ...], SessionRow]] = {}
+        #: Seconds a collection may spend building rows never shown before (None: all of them):
+        #: the first screen over 50,000 sessions shows the top rows, the rest follow.
+        self.row_budget = row_budget
+        #: True: the first collection leaves processes out (the app asks for the next one at once),
+        #: so the first screen waits for the session rows only.
+        self.defer_first_probe = False
+        #: (summary, its detail) of the last detail loaded: an unchanged session is not re-read.
+        self._detail_hit: tuple[AgentSession, AgentSession] | None = None
+        self._book = _RowBook()
+        #: (session list, minute) the 5-hour block's request times were gathered for, and them.
+        self._block_cache: tuple[Sequence[AgentSession], int, list[int]] | None = None
         #: Windowed sums per session: (session object, window bounds) → (tokens, cost, requests).
         self._sums: dict[
             tuple[str, str], tuple[AgentSession, int | None, int | None, tuple[int, float | None, int]]
@@ -496,24 +952,36 @@ class Monitor:
             found.extend(roots)
         return found
 
-    def collect(self, detail_key: str | None = None) -> MonitorSnapshot:
-        """Refresh the store, snapshot and match processes, build display rows."""
+    def collect(self, detail_key: str | None = None, *, probe: bool = True) -> MonitorSnapshot:
+        """Refresh the store, snapshot and match processes, build display rows.
+
+        ``probe=False`` leaves processes out (an empty process pane): the app's
+        first screen does not wait for a look at the whole process table.
+        """
         started = time.perf_counter()
         stats = self.store.refresh(budget=self.parse_budget)
         sessions = self.store.sessions()
-        try:
-            report = self.probe(sessions)
-        except Exception as exc:  # a /proc race or psutil quirk must not stop the monitor
-            report = ProbeResult(error=f"{type(exc).__name__}: {exc}")
+        report = ProbeResult()
+        if probe and not (self.defer_first_probe and self._last is None):
+            try:
+                report = self.probe(sessions)
+            except Exception as exc:  # a /proc race or psutil quirk must not stop the monitor
+                report = ProbeResult(error=f"{type(exc).__name__}: {exc}")
         now = self.clock()
-        by_key = {session_key(s.agent_type.value, s.session_id): s for s in sessions}
-        matches = self._matches(report, by_key)
-        live = {m.session_key: m for m in matches if m.session_key}
         name = self.window if self.window in WINDOWS else "all"
         window = resolve_window(name, now, self.rate_window, self._block_times(sessions, now, name))
-        rows = self._rows(sessions, live, now, window)
+        book = self._book
+        last_rows = self._last is not None and bool(self._last.sessions)
+        # Matches need the sessions by key; the book keeps that map, so take the new list first.
+        budget = self.row_budget
+        if budget is not None and last_rows:
+            budget *= 4  # behind a first screen, bigger batches: fewer re-sorts in the UI
+        rows = self._rows(sessions, _live_keys(report), now, window, budget)
+        by_key = book.by_key
+        matches = self._matches(report, by_key)
         roots = self._tree(report, matches, by_key)
-        totals = self._totals(rows, report, matches)
+        totals = self._totals(report, matches)
+        last = self._last
         self._seq += 1
         snap = MonitorSnapshot(
             seq=self._seq,
@@ -530,11 +998,17 @@ class Monitor:
             collect_seconds=0.0,
             history_pending=stats.pending,
             history_files=stats.files_seen,
+            rows_pending=book.pending,
             window=window,
             rate_window_s=self.rate_window,
             detail=self._detail(detail_key, by_key, now),
-            raw_sessions=tuple(sessions),
+            raw_sessions=(
+                last.raw_sessions if last is not None and not book.restructured else tuple(sessions)
+            ),
             raw_probe=report,
+            places=book.places,
+            changed_rows=book.changed if last is not None and last.sessions is book.previous_rows else None,
+            changed_from=last.seq if last is not None else -1,
         )
         snap = dataclasses.replace(snap, collect_seconds=time.perf_counter() - started)
         self._last = snap
@@ -545,10 +1019,14 @@ class Monitor:
         last = self._last
         if last is None:
             return self.collect(detail_key)
-        by_key = {session_key(s.agent_type.value, s.session_id): s for s in last.raw_sessions}
+        by_key = self._book.by_key
         self._seq += 1
         snap = dataclasses.replace(
-            last, seq=self._seq, detail=self._detail(detail_key, by_key, last.taken_at)
+            last,
+            seq=self._seq,
+            detail=self._detail(detail_key, by_key, last.taken_at),
+            changed_rows=(),
+            changed_from=last.seq,
         )
         self._last = snap
         return snap
@@ -569,12 +1047,17 @@ class Monitor:
         """
         if name != "block":
             return []
+        minute = int(now // 60)
+        hit = self._block_cache
+        if hit is not None and hit[1] == minute and _same_objects(sessions, hit[0]):
+            return hit[2]
         since = int((now - 86_400) * 1000)
         out: list[int] = []
         for s in sessions:
             if s.last_activity_ms is not None and s.last_activity_ms < since:
                 continue
             out.extend(t for t in s.requests.timestamps() if t >= since)
+        self._block_cache = (sessions, minute, out)
         return out
 
     def _sum(
@@ -607,90 +1090,18 @@ class Monitor:
     def _rows(
         self,
         sessions: Sequence[AgentSession],
-        live: Mapping[str, MatchView],
+        live: Collection[str],
         now: float,
         window: TimeWindow | None = None,
+        budget: float | None = None,
     ) -> tuple[SessionRow, ...]:
+        """The display rows, brought up to date incrementally (see :class:`_RowBook`).
+
+        ``budget``: seconds that building rows seen for the first time may take;
+        the rest wait for later calls (``rows_pending``). None: build them all.
+        """
         window = window if window is not None else resolve_window("all", now, self.rate_window)
-        rate = resolve_window("now", now, self.rate_window)
-        minutes = self.rate_window / 60
-        # Own numbers first, then each subagent's added to its parent (rows show what a parent really burned).
-        own: dict[str, tuple[int, float | None, int, int, float | None]] = {}
-        own_cost: dict[str, float | None] = {}
-        parents: dict[str, str] = {}
-        for s in sessions:
-            agent = s.agent_type.value
-            key = session_key(agent, s.session_id)
-            r_tok, r_cost, r_n = self._sum(s, key, "rate", rate.start_ms, rate.end_ms)
-            if window.is_all:
-                w_tok, w_cost = s.usage.total_tokens, s.cost_usd
-            else:
-                # Open-ended above (nothing is logged after "now"): while the start stays put
-                # (today, the block, the week's minute) an unchanged session is not summed again.
-                w_tok, w_cost, _ = self._sum(s, key, "win", window.start_ms, None)
-            own[key] = (r_tok, r_cost, r_n, w_tok, w_cost)
-            own_cost[key] = s.cost_usd
-            if s.parent_session_id:
-                parents[key] = session_key(agent, s.parent_session_id)
-        summed = dict(own)
-        children: dict[str, int] = {}
-        all_cost = dict(own_cost)
-        for child, parent in parents.items():
-            if parent not in summed:
-                continue
-            children[parent] = children.get(parent, 0) + 1
-            all_cost[parent] = _add_cost(all_cost[parent], own_cost[child])
-            c, p = own[child], summed[parent]
-            summed[parent] = (
-                p[0] + c[0],
-                _add_cost(p[1], c[1]),
-                p[2] + c[2],
-                # "all" takes the store's subagent_usage and all_cost below.
-                p[3] if window.is_all else p[3] + c[3],
-                p[4] if window.is_all else _add_cost(p[4], c[4]),
-            )
-        # Trend: own requests plus subagents', only for sessions active in the last minutes.
-        now_ms = int(now * 1000)
-        spark_from = now_ms - SPARK_MINUTES * 60_000
-        spark_logs: dict[str, list[RequestLog]] = {}
-        for s in sessions:
-            if (s.last_activity_ms or 0) > spark_from:
-                key = session_key(s.agent_type.value, s.session_id)
-                spark_logs.setdefault(parents.get(key, key), []).append(s.requests)
-        rows: list[SessionRow] = []
-        cache: dict[str, tuple[AgentSession, tuple[Any, ...], SessionRow]] = {}
-        for s in sessions:
-            agent = s.agent_type.value
-            key = session_key(agent, s.session_id)
-            r_tok, r_cost, r_n, w_tok, w_cost = summed[key]
-            cost = all_cost[key]
-            if window.is_all:
-                w_tok, w_cost = s.usage.total_tokens + s.subagent_usage.total_tokens, cost
-            is_live = key in live
-            age = fmt_ago_short(s.last_activity_ms, now)
-            facts = (
-                is_live,
-                age,
-                r_tok / minutes,
-                (r_cost * 60 / minutes) if r_cost is not None else None,
-                r_n > 0,
-                w_tok,
-                w_cost,
-                parents.get(key),
-                children.get(key, 0),
-                cost,
-                _spark(spark_logs.get(key), now_ms),
-            )
-            hit = self._row_cache.get(key)
-            # The store hands out a new object whenever a session changes: same object, same facts, same row.
-            fresh = hit is None or hit[0] is not s or hit[1] != facts
-            row = self._row(s, key, facts) if fresh or hit is None else hit[2]
-            cache[key] = (s, facts, row)
-            rows.append(row)
-        self._row_cache = cache
-        if len(self._sums) > 4 * len(sessions) + 64:
-            self._sums = {k: v for k, v in self._sums.items() if k[0] in own}
-        return tuple(rows)
+        return self._book.update(self, sessions, frozenset(live), now, window, budget)
 
     def _row(self, s: AgentSession, key: str, facts: tuple[Any, ...]) -> SessionRow:
         is_live, age, tpm, usd_h, recent, w_tok, w_cost, parent_key, children, cost, spark = facts
@@ -762,18 +1173,17 @@ class Monitor:
             out.append(_build_node(tree.root.pid, _TreeCtx(procs, kids, m, s, report, tree_ports), 0))
         return tuple(out)
 
-    def _totals(
-        self, rows: Sequence[SessionRow], report: ProbeResult, matches: Sequence[MatchView]
-    ) -> tuple[AgentTotal, ...]:
+    def _totals(self, report: ProbeResult, matches: Sequence[MatchView]) -> tuple[AgentTotal, ...]:
+        """The totals bar: the row book's per-agent sums plus what the probe found running.
+
+        Subagent usage is already inside its parent's numbers, so only top rows
+        are summed (a subagent whose parent file is missing counts on its own).
+        """
         out: list[AgentTotal] = []
         for agent in AGENTS:
-            mine = [r for r in rows if r.agent == agent]
-            # Subagent usage is already inside its parent's row; count each token once
-            # (a subagent whose parent file is missing counts on its own).
-            present = {r.key for r in mine}
-            top = [r for r in mine if r.parent_key is None or r.parent_key not in present]
-            tokens = sum(r.win_tokens for r in top)
-            cost = sum(r.win_cost or 0.0 for r in top)
+            n, n_live, tokens, cost, tpm, usd_h, spark = self._book.sums.get(
+                agent, (0, 0, 0, 0.0, 0.0, 0.0, ())
+            )
             # A tree's members are its root and every tool process (root first).
             cpu = sum(
                 p.cpu_percent
@@ -784,15 +1194,15 @@ class Monitor:
             out.append(
                 AgentTotal(
                     agent=agent,
-                    sessions=len(mine),
+                    sessions=n,
                     live=sum(1 for m in matches if m.agent == agent),
                     tokens=tokens,
                     cost_usd=cost,
                     cpu_percent=round(cpu, 1),
-                    live_sessions=sum(1 for r in mine if r.live),
-                    rate_tpm=sum(r.rate_tpm for r in top),
-                    rate_usd_h=sum(r.rate_usd_h or 0.0 for r in top),
-                    spark=_sum_series(r.spark for r in top),
+                    live_sessions=n_live,
+                    rate_tpm=tpm,
+                    rate_usd_h=usd_h,
+                    spark=spark,
                 )
             )
         return tuple(out)
@@ -805,10 +1215,16 @@ class Monitor:
             return DetailView(
                 key=key, session=None, fingerprint=(key, "gone"), error="session no longer exists"
             )
-        try:
-            s = self.store.detail(summary)
-        except (SessionLookupError, OSError, ValueError) as exc:
-            return DetailView(key=key, session=None, fingerprint=(key, "error", str(exc)), error=str(exc))
+        hit = self._detail_hit
+        if hit is not None and hit[0] is summary:
+            # The store hands out a new summary whenever the file changed: same summary, same events.
+            s = hit[1]
+        else:
+            try:
+                s = self.store.detail(summary)
+            except (SessionLookupError, OSError, ValueError) as exc:
+                return DetailView(key=key, session=None, fingerprint=(key, "error", str(exc)), error=str(exc))
+            self._detail_hit = (summary, s)
         d = s.diagnostics
         fp = (
             key,
@@ -863,6 +1279,17 @@ def _sum_series(many: Iterable[tuple[int, ...]]) -> tuple[int, ...]:
         for i, v in enumerate(series):
             acc[i] += v
     return tuple(acc) if any(acc) else ()
+
+
+def _live_keys(report: ProbeResult) -> frozenset[str]:
+    """Row keys of the sessions a live agent tree writes (as the probe matched them)."""
+    found = report.matches
+    keys: set[str] = set()
+    for tree in found.trees:
+        m = found.match_for_pid(tree.root.pid)
+        if m is not None:
+            keys.add(session_key(m.agent_type.value, m.session_id))
+    return frozenset(keys)
 
 
 def _match_view(tree: AgentTree, m: SessionMatch | None, by_key: Mapping[str, AgentSession]) -> MatchView:

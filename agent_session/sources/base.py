@@ -128,6 +128,10 @@ class ParseContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+#: The context of a file discovery knows nothing about (one object, not one per file).
+_NO_CONTEXT = ParseContext()
+
+
 @dataclass(frozen=True)
 class SessionFile:
     """A file discovery found: where it is and how to parse it.
@@ -141,7 +145,8 @@ class SessionFile:
     path: Path
     agent_type: AgentType
     parser_cls: type[SessionParser]
-    context: ParseContext = field(default_factory=lambda: ParseContext())
+    #: Shared by every file without facts of its own (frozen: never changed in place).
+    context: ParseContext = _NO_CONTEXT
     priority: int = 0
     codec: str | None = None
 
@@ -159,13 +164,16 @@ class SessionParser:
     agent_type: ClassVar[AgentType]
     #: False for formats rewritten whole on every save (Gemini legacy ``.json``).
     append_only: ClassVar[bool] = True
+    #: True for a parser dropped after its one snapshot (the summary scanners): the
+    #: snapshot is the session itself, not a deep copy nobody needs.
+    single_use: ClassVar[bool] = False
 
     def __init__(
         self, path: str | Path, *, detail: bool = False, context: ParseContext | None = None
     ) -> None:
         self.path = str(path)
         self.detail = detail
-        self.context = context or ParseContext()
+        self.context = context or _NO_CONTEXT
         self.session = AgentSession(
             agent_type=self.agent_type,
             session_id=self.default_session_id(Path(self.path)),
@@ -260,6 +268,10 @@ class SessionParser:
             record = self._decode_fallback(line, exc)
             if record is None:
                 return
+        self.take_record(record)
+
+    def take_record(self, record: Any) -> None:
+        """Hand one decoded line to ``handle``; a non-object or a wrong type inside is a skipped line."""
         if not isinstance(record, dict):
             self.diag.skip("not_an_object", f"line {self._lines}: {type(record).__name__}, not an object")
             return
@@ -645,11 +657,12 @@ class SessionParser:
         per = by_name.get(tool_name)
         if per is None:
             per = by_name[tool_name] = {}
-        n = per.get(status.value, 0) + sign
+        value = _STATUS_VALUE[status]  # an enum's ``.value`` is a descriptor call: slow on the hot path
+        n = per.get(value, 0) + sign
         if n > 0:
-            per[status.value] = n
+            per[value] = n
         else:
-            per.pop(status.value, None)
+            per.pop(value, None)
 
     def _kind(self, tool_name: str, status: ToolStatus) -> int:
         """The index of ``(tool_name, status)`` in ``_kinds``, added when new."""
@@ -689,7 +702,7 @@ class SessionParser:
             ev.prompts_dropped = s.prompt_count - len(ev.prompts)
             ev.responses_dropped += _trim(ev.llm_responses, self._caps["responses"], force=True)
         self._dirty = False
-        return _bounded(s.model_copy(deep=True))
+        return _bounded(s if self.single_use else s.model_copy(deep=True))
 
     def finalize(self) -> None:
         """Hook for derived fields computed from the whole state (e.g. cwd resolution)."""
@@ -700,6 +713,9 @@ class SessionParser:
 
 
 _COUNTED: Any = object()
+
+
+_STATUS_VALUE: dict[ToolStatus, str] = {status: status.value for status in ToolStatus}
 
 
 def _outcome(is_error: bool | None, exit_code: int | None) -> ToolStatus:

@@ -38,7 +38,6 @@ from ..model import (
     AgentType,
     FileAccess,
     PlanStep,
-    TokenUsage,
     ToolCategory,
     ToolPath,
     ToolStatus,
@@ -479,9 +478,9 @@ class CodexParser(SessionParser):
             self._prev = total
         if delta is None:
             return
-        usage = _to_ir(delta)
-        if not usage.is_zero():
-            self.record_usage(None, self._model, usage, ts_ms, rid)
+        counts = _to_ir(delta)
+        if any(counts):
+            self.record_counts(None, self._model, counts, ts_ms, rid)
 
     def _totals(self, obj: Any, name: str, carry: _Totals | None = None) -> _Totals | None:
         """A usage object as a tuple; None when absent.
@@ -811,18 +810,15 @@ def _plus(a: _Totals, b: _Totals) -> _Totals:
     return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5])
 
 
-def _to_ir(t: _Totals) -> TokenUsage:
-    """Codex counts cached (and cache-write) input inside input, reasoning inside output."""
+def _to_ir(t: _Totals) -> tuple[int, int, int, int, int]:
+    """The IR's buckets (``TokenUsage.as_tuple`` order) of a Codex usage tuple.
+
+    Codex counts cached (and cache-write) input inside input, reasoning inside output.
+    """
     inp, cached, out, reasoning, _total, cache_write = t
     cached = min(cached, inp)
     cache_write = min(cache_write, inp - cached)
-    return TokenUsage(
-        input_tokens=inp - cached - cache_write,
-        output_tokens=out,
-        cache_creation_tokens=cache_write,
-        cache_read_tokens=cached,
-        reasoning_tokens=reasoning,
-    )
+    return (inp - cached - cache_write, out, cache_write, cached, reasoning)
 
 
 def _parent_id(meta: dict[str, Any]) -> str | None:

@@ -2,36 +2,46 @@
 
 Why: a cold start reads every file of the history, but the first screen and
 every report only need the summary (ids, cwd, times, models, usage per
-bucket and model, the per-request records, the first prompt, the tools
-histogram). Each agent has a *summary scanner* (``claude_scan``,
-``codex_scan``, ``gemini_scan``): a subclass of the agent's parser in summary
-mode that reads the whole file once and handles the hot records on a lean
-path, falling back to the parser's own code for anything unusual. A property
-test checks, on generated files with every trap and on the shared samples,
-that the scan equals the full parse field for field except ``files`` (empty
-in a scan; the paths a call touches need its input parsed).
+bucket and model, the per-request records, cost, the first prompt, the tools
+histogram and outcomes). Claude and Codex have a *summary scanner*
+(``claude_scan``, ``codex_scan``): a subclass of the agent's parser that
+reads the whole file once and handles the hot records on a lean path,
+falling back to the parser's own code for anything unusual. Gemini files are
+small and get the parser itself, in summary mode.
 
-What it costs (``benchmarks/bench_scan.py``, 100 MB corpus, one process):
-about 0.8-0.9x the CPU of the full summary parse, decoding the same lines.
-Equality with the full parse pins the floor: start/end are the min/max over
-*every* line's time, ``lines_read`` and the unknown-type counts cover every
-line, so every line is still classified by the parsers' byte prefilters.
-Jumping between usage markers (decoding a tenth of the lines) is only exact
-if the full parsers adopt the same, weaker definitions.
+The contract (``tests/test_summary_scan.py`` checks it on generated files
+with every trap and on the shared samples, ``tests/test_claude_scan_paths.py``
+on each shortcut):
 
-How the store uses it (``SessionStore(follow=False, summary_scan=True)``,
-see :func:`agent_session.workers.cold_scan`):
+* **exactly the full parse's**: usage per bucket and per model, the
+  per-request records, request count, cost and unpriced models, models and
+  the model in force, ids, cwd, branch, version, prompts (count and
+  preview), the tools histogram and each call's outcome (``tool_status``);
+* **a subset of it**: the time range (the scanner reads the times of the
+  lines it visits and of each block's first and last line, so its
+  ``[start, end]`` lies inside the parse's) and the diagnostics (only lines
+  it decodes can be found bad);
+* **left out**: ``files`` (the paths a call touches need its input parsed).
 
-* cold path (a first parse, in the store's process or a worker): the store's
-  own reader feeds the file to the scanner (torn last line held back,
-  oversized lines skipped, as for the full parse); only the summary and the
-  file's cursor are kept, the scanner is dropped;
+How much is skipped: the Claude scanner jumps between ``"role":`` markers
+with ``bytes.find`` (attachments, request records and progress lines are
+never looked at), reads tool results and the repeated block lines of a
+message from their bytes, and defers each message's charge to one loop
+(only its largest line counts); see ``benchmarks/RESULTS.md`` for figures.
+
+How the store uses it (``SessionStore(summary_scan=True)``, see
+:func:`agent_session.workers.cold_scan`):
+
+* cold path (a first parse of a file that is not being written, in the
+  store's process or a worker): the store's own reader feeds the file to the
+  scanner (torn last line held back, oversized lines skipped, as for the
+  full parse); only the summary and the file's cursor are kept;
+* a file the scanner finds no message line in (empty, binary, only
+  bookkeeping records) is handed to the full parse, which decides whether
+  it is a session at all;
 * on any later change of the file, and when a user opens a session
   (``show``, the monitor's detail): a full parse from zero, whose state then
-  follows appends incrementally, so ``files`` is exact from then on.
-
-Off by default, because of the cost note above: exactness leaves the scan
-no faster than the full parse (measured in ``benchmarks/RESULTS.md``).
+  follows appends incrementally, so ``files`` and every time are exact from then on.
 """
 
 from __future__ import annotations
@@ -52,14 +62,6 @@ _SCANNERS: dict[tuple[str, str], tuple[str, str]] = {
     ("agent_session.sources.codex", "CodexParser"): (
         "agent_session.sources.codex_scan",
         "CodexSummaryScanner",
-    ),
-    ("agent_session.sources.gemini", "GeminiParser"): (
-        "agent_session.sources.gemini_scan",
-        "GeminiSummaryScanner",
-    ),
-    ("agent_session.sources.gemini", "GeminiLegacyParser"): (
-        "agent_session.sources.gemini_scan",
-        "GeminiLegacySummaryScanner",
     ),
 }
 

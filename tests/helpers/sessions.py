@@ -43,6 +43,20 @@ def spec_for(agent: str, n: int = 0, **kw: Any) -> SynthSpec:
     return SynthSpec(**base)
 
 
+#: What a summary scan may see less of (``agent_session/sources/scan.py``'s contract): the
+#: times and diagnostics of lines it never visits, and ``files``.
+SCAN_LOOSE = frozenset(
+    {"files", "diagnostics", "start_timestamp_ms", "end_timestamp_ms", "last_activity_ms", "duration_ms"}
+)
+
+
+def scan_comparable(s: AgentSession) -> dict[str, Any]:
+    """Everything a summary scan must reproduce exactly: usage, requests, cost, tools and outcomes, ids, prompts."""
+    data = s.model_dump(mode="json", exclude=set(SCAN_LOOSE))
+    data["requests"] = s.requests.to_json_obj()
+    return data
+
+
 def comparable(s: AgentSession, *, with_error: bool = False) -> dict[str, Any]:
     """What must be equal between an incremental (or cached) and a cold parse."""
     data = s.model_dump(mode="json", exclude={"last_activity_ms"})

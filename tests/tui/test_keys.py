@@ -327,11 +327,9 @@ async def test_mouse_click_on_header_sorts(make_app: MakeApp) -> None:
         await settled(pilot, app)
         t = table(app)
         region = t.region
-        # The "Cost" header: find its x from the column widths.
-        x = region.x + 1
-        for col in t.ordered_columns:
-            if str(col.key.value) == "cost":
-                break
-            x += col.get_render_width(t)
+        # The "Cost" header: one cell of border, then the columns before it.
+        start = t.column_x("cost")
+        assert start is not None
+        x = region.x + 1 + start
         await pilot.click(offset=(x + 1, region.y + 1))
         assert app.sort_key == "cost"

@@ -250,16 +250,21 @@ async def test_refresh_updates_in_place_keeping_cursor_and_expansion(
         bigger = small.spec.__class__(**{**small.spec.__dict__, "turns": 60})
         synth_module("codex").write_session(corpus.home, bigger)
         calls: list[str] = []
-        orig_update, orig_add = table.update_cell, table.add_row
-        table.update_cell = lambda *a, **k: (calls.append("update"), orig_update(*a, **k))[1]  # type: ignore[method-assign]
-        table.add_row = lambda *a, **k: (calls.append("add"), orig_add(*a, **k))[1]  # type: ignore[method-assign]
+        orig_strip = table._row_strip
+        table._row_strip = lambda r, *a: (calls.append(r.key), orig_strip(r, *a))[1]  # type: ignore[method-assign]
+        assert app.snapshot is not None
+        before = {r.key: r for r in app.snapshot.sessions}
         await refreshed(pilot, app)
 
         keys = table.row_keys_in_order
         assert keys[0] == corpus.key(small)
         assert table.cursor_key == chosen and app.selected_key == chosen
-        # Only the grown row's changed cells were touched (tokens, cost, context, age); nothing re-added.
-        assert "add" not in calls and 1 <= calls.count("update") <= 4
+        # The monitor rebuilt only the grown session's row; every other row is the same object.
+        after = {r.key: r for r in app.snapshot.sessions}
+        assert after.keys() == before.keys()
+        assert [k for k, r in after.items() if r is not before[k]] == [corpus.key(small)]
+        # Only lines on screen were drawn again (the order moved), never every row.
+        assert corpus.key(small) in calls and len(calls) <= table.scrollable_content_region.height
         # Same tree nodes, the collapsed one still collapsed.
         assert [n.id for n in tree.root.children] == node_ids
         assert not tree.root.children[0].is_expanded and tree.root.children[1].is_expanded

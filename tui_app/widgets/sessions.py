@@ -295,29 +295,23 @@ class SessionsTable(ScrollView, can_focus=True):
         Binding("end,ctrl+end", "last_row", "Last", show=False, tooltip="Cursor to the last session"),
     ]
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        """Something happened on the row of session ``key`` (the table is the message's control)."""
+
+        def __init__(self, table: SessionsTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> SessionsTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor moved onto the row of session ``key``."""
 
-        def __init__(self, table: SessionsTable, key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> SessionsTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """``Enter`` or a click on the row of session ``key``."""
-
-        def __init__(self, table: SessionsTable, key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
-
-        @property
-        def control(self) -> SessionsTable:
-            return self.table
 
     class HeaderSelected(Message):
         """A click on the header of ``column`` (a ``SESSION_COLUMNS`` key)."""

@@ -268,10 +268,6 @@ class SessionParser:
             record = self._decode_fallback(line, exc)
             if record is None:
                 return
-        self.take_record(record)
-
-    def take_record(self, record: Any) -> None:
-        """Hand one decoded line to ``handle``; a non-object or a wrong type inside is a skipped line."""
         if not isinstance(record, dict):
             self.diag.skip("not_an_object", f"line {self._lines}: {type(record).__name__}, not an object")
             return

@@ -27,12 +27,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
-from orjson import JSONDecodeError
-
 from ..model import AgentSession, ToolCategory
 from .base import _MAX_COUNT, MAX_NAME_CHARS
-from .claude import _DECODE, _SKIP, _SKIP_TIMED, _SYNTHETIC_MODEL, _TS_KEY, ClaudeParser
+from .claude import _DECODE, _SKIP, _SKIP_TIMED, _SYNTHETIC_MODEL, ClaudeParser
 
 __all__ = ["ClaudeSummaryScanner"]
 
@@ -69,24 +66,14 @@ class ClaudeSummaryScanner(ClaudeParser):
         super().__init__(path, **kwargs)
         #: Lines visited and decoded or settled (0 at the end: the store reparses in full).
         self._visited = 0
-        #: Messages not charged yet, by key: (total, counts, model, raw time, key, request id, message id).
+        #: Messages not charged yet, by key: (total, counts, model, time, key).
         self._pending: dict[Any, tuple[Any, ...]] = {}
         #: The envelope facts of the last lean line (unchanged ones need no work).
         self._env_last: tuple[Any, Any, Any] | None = None
-        #: (message id, request id, usage bytes) of the last assistant line read from bytes.
+        #: (message id, request id, the four counts' bytes) of the last assistant line looked at.
         self._repeat_key: tuple[bytes, bytes, bytes] | None = None
         #: The model of the last line that charged (``session.model`` after a flush).
         self._model_seen: str | None = None
-
-    # ----------------------------------------------------------------- times
-    def _see_prefix_timestamp(self, line: bytes, scope_end: int) -> None:
-        pos = line.find(_TS_KEY, 0, scope_end)
-        if pos < 0:
-            return
-        start = pos + len(_TS_KEY)
-        end = line.find(b'"', start, start + 40)
-        if end > 0:
-            self.see_timestamp(self._ts(line[start:end].decode("ascii", "replace")))
 
     @property
     def visited(self) -> bool:
@@ -123,8 +110,6 @@ class ClaudeSummaryScanner(ClaudeParser):
         lines = base + 1
         a = find(_ASSISTANT_MARK)
         u = find(_USER_MARK)
-        loads = orjson.loads
-        lean = self._lean_assistant
         visited = 0
         while a >= 0 or u >= 0:
             hit = a if u < 0 or 0 <= a < u else u
@@ -145,13 +130,7 @@ class ClaudeSummaryScanner(ClaudeParser):
                     else start <= a < end and self._repeat_from_bytes(line)
                 )
                 if not settled:
-                    try:
-                        record = loads(line)
-                    except JSONDecodeError:
-                        self.decode_line(line)  # the parser's fallbacks and diagnostics
-                    else:
-                        if type(record) is not dict or record.get("type") != "assistant" or not lean(record):
-                            self.take_record(record)
+                    self.decode_line(line)  # ``handle`` takes the lean path for assistant lines
             elif verdict is _SKIP_TIMED:
                 self._see_prefix_timestamp(line, scope_end)
             if 0 <= a < end:
@@ -191,23 +170,18 @@ class ClaudeSummaryScanner(ClaudeParser):
         raw_id = line[start:end]
         if b"\\" in raw_id:
             return False
+        if line.find(_IS_ERROR_MARK, 0, pos) >= 0:
+            return False
         err = line.find(_IS_ERROR_MARK, end)
-        extra = line.find(_EXTRA_MARK)
         is_error: bool | None = None
         if err >= 0:
-            if (
-                line.find(_IS_ERROR_MARK, err + 1) >= 0
-                or (0 <= extra < err)
-                or line.find(_IS_ERROR_MARK, 0, pos) >= 0
-            ):
+            if line.find(_IS_ERROR_MARK, err + 1) >= 0 or 0 <= line.find(_EXTRA_MARK) < err:
                 return False
             v = err + len(_IS_ERROR_MARK)
             if line.startswith(b"true", v):
                 is_error = True
             elif line.startswith(b"false", v):
                 is_error = False
-        elif line.find(_IS_ERROR_MARK, 0, pos) >= 0:
-            return False
         try:
             call_id = raw_id.decode()
         except UnicodeDecodeError:
@@ -345,7 +319,7 @@ class ClaudeSummaryScanner(ClaudeParser):
             slot = key if key is not None else len(self._pending)
             held = self._pending.get(slot)
             if held is None or total > held[0]:
-                self._pending[slot] = (total, counts, model, ts, key, req_id, msg_id)
+                self._pending[slot] = (total, counts, model, ts, key)
                 if model != self._model_seen:
                     self.see_model(model)
                     self._model_seen = model
@@ -365,35 +339,21 @@ class ClaudeSummaryScanner(ClaudeParser):
     def _flush(self) -> None:
         """Charge the deferred messages, in the order they first appeared (as the parser would).
 
-        What ``record_counts`` does for a new key, in one loop: none of these keys
-        was charged before (a charged key is in ``_best_totals`` and never deferred),
-        and the models were noted when their lines were read.
+        ``record_counts`` for a new key, less what is already done: none of these
+        keys was charged before (a charged key is in ``_best_totals`` and never
+        deferred), and the models were noted when their lines were read.
         """
         if not self._pending:
             return
         pending, self._pending = self._pending, {}
-        log = self.session.requests
-        append = log.append
-        requests = self._requests
-        best_totals = self._best_totals
-        by_model = self._usage_by_model
-        add_cost = self._cost.add
-        for total, counts, model, ts, key, _req_id, _msg_id in pending.values():
+        append = self.session.requests.append
+        for total, counts, model, ts, key in pending.values():
             model = model[:MAX_NAME_CHARS]
             index = append(ts, model, counts)
             if key is not None:
-                best_totals[key] = total
-                requests[key] = index
-            acc = by_model.get(model)
-            if acc is None:
-                acc = by_model[model] = [0, 0, 0, 0, 0, 0]
-            acc[0] += counts[0]
-            acc[1] += counts[1]
-            acc[2] += counts[2]
-            acc[3] += counts[3]
-            acc[4] += counts[4]
-            acc[5] += 1
-            add_cost(model, counts, 1)
+                self._best_totals[key] = total
+                self._requests[key] = index
+            self._charge(model, counts, 1)
         self.session.request_count += len(pending)
 
     def snapshot(self) -> AgentSession:

@@ -82,6 +82,7 @@ __all__ = [
     "collector_paused",
     "default_cache_dir",
     "file_key",
+    "key_priority",
 ]
 
 #: Bump when the layout of the file changes (older files are then ignored).
@@ -186,6 +187,14 @@ def file_key(sf: SessionFile) -> str:
 
 
 _KEY_HEADS: dict[tuple[AgentType, type, str | None, int], str] = {}
+
+
+def key_priority(key: str) -> int:
+    """The discovery priority a :func:`file_key` records (0 for a key not of that form)."""
+    try:
+        return int(key.split("|")[3])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _context_digest(ctx: ParseContext) -> str:

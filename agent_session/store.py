@@ -47,7 +47,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Literal, cast, overload
 
-from .cache import CacheEntry, SummaryCache, cache_disabled_by_env, collector_paused, file_key
+from .cache import CacheEntry, SummaryCache, cache_disabled_by_env, collector_paused, file_key, key_priority
 from .discovery import AgentHomes, find_session_files
 from .errors import AgentSessionError
 from .index import SessionIndex
@@ -397,7 +397,7 @@ class SessionStore:
                 if session is None:
                     continue
                 self._provisional[path] = entry
-                fresh.append((path, _key_priority(entry.file_key), session))
+                fresh.append((path, key_priority(entry.file_key), session))
                 stats.note_changed(path)
             self._index.put_many(fresh)
         self._sessions = None
@@ -532,8 +532,7 @@ class SessionStore:
                 stats.changed += 1
                 if tracked.ready:
                     stats.note_changed(key)
-            self._detail.pop(key, None)
-            self._detail_locks.pop(key, None)
+            self._evict_detail(key)
             if tracked is not None:
                 self._forget_lazy(key)  # a new path cannot have a cache entry waiting yet
             tracked = self._files[key] = TrackedFile(sf)
@@ -549,8 +548,7 @@ class SessionStore:
             del self._files[key]
             self._pending.pop(key, None)
             self._forget_lazy(key)
-            self._detail.pop(key, None)
-            self._detail_locks.pop(key, None)
+            self._evict_detail(key)
             if key not in self._walk_errors:
                 self.errors.pop(key, None)
             if key not in self._walk_skips:
@@ -617,10 +615,14 @@ class SessionStore:
             stats.note_changed(path)
             self._from_cache.add(path)
         else:
-            self._judge(path)
-            self._stale.add(path)
-            self._sessions = None
+            self._changed_between_refreshes(path)
         return True
+
+    def _changed_between_refreshes(self, path: str) -> None:
+        """A summary that changed outside a refresh: judge it and let the index look at it again."""
+        self._judge(path)
+        self._stale.add(path)
+        self._sessions = None
 
     def _forget_lazy(self, path: str) -> None:
         self._lazy.pop(path, None)
@@ -636,9 +638,7 @@ class SessionStore:
                 continue
             if not self._adopt_cached(tracked, lazy[0], lazy[1], None):
                 self._update(tracked, None)  # not a valid summary after all: parse the file
-                self._judge(path)
-                self._stale.add(path)
-                self._sessions = None
+                self._changed_between_refreshes(path)
 
     def _update(self, tracked: TrackedFile, stats: RefreshStats | None) -> None:
         try:
@@ -1106,7 +1106,7 @@ class SessionStore:
 
     def _evict_detail(self, path: str) -> None:
         """Drop an opened session's parser (a reader still holding it finishes with its own copy)."""
-        del self._detail[path]
+        self._detail.pop(path, None)
         self._detail_locks.pop(path, None)
 
     def _detail_size(self, path: str) -> int:
@@ -1182,14 +1182,6 @@ def _freeze_warm_start() -> None:
     as cycles; the warm start creates no cyclic garbage worth keeping track of.
     """
     gc.freeze()
-
-
-def _key_priority(key: str) -> int:
-    """The discovery priority a cache entry's file key records (``agent|parser|codec|priority|context``)."""
-    try:
-        return int(key.split("|")[3])
-    except (IndexError, ValueError):
-        return 0
 
 
 def _drop_parser(tracked: TrackedFile) -> None:

@@ -30,6 +30,7 @@ import argparse
 import codecs
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import pty
@@ -528,21 +529,21 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="agentsession-first-screen-"))
     try:
         last_cache: Path | None = None
+        # A cold or warm run, measured with the options given (the prime run differs: no idle phase).
+        measured = functools.partial(
+            run_once,
+            rows=args.rows,
+            idle=args.idle,
+            timeout=args.timeout,
+            interval=args.interval,
+            busy=args.busy,
+            settle=args.settle,
+        )
         if "cold" in kinds:
             for i in range(args.runs):
                 cache = root / f"cold{i}"
                 cache.mkdir()
-                r = run_once(
-                    "cold",
-                    home,
-                    cache,
-                    rows=args.rows,
-                    idle=args.idle,
-                    timeout=args.timeout,
-                    interval=args.interval,
-                    busy=args.busy,
-                    settle=args.settle,
-                )
+                r = measured("cold", home, cache)
                 print(f"cold {i + 1}: {json.dumps(asdict(r))}", flush=True)
                 results.append(r)
                 last_cache = cache
@@ -570,17 +571,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"prime: {json.dumps(asdict(r))}", flush=True)
             print(f"warm cache: {last_cache} {_dir_mb(last_cache):.1f} MB", flush=True)
             for i in range(args.runs):
-                r = run_once(
-                    "warm",
-                    home,
-                    last_cache,
-                    rows=args.rows,
-                    idle=args.idle,
-                    timeout=args.timeout,
-                    interval=args.interval,
-                    busy=args.busy,
-                    settle=args.settle,
-                )
+                r = measured("warm", home, last_cache)
                 print(f"warm {i + 1}: {json.dumps(asdict(r))}", flush=True)
                 results.append(r)
     finally:

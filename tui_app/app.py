@@ -36,7 +36,8 @@ from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from agent_session import AgentHomes, ToolEvent, __version__
-from agent_session.text import dump_json
+from agent_session.errors import InvalidArgument
+from agent_session.text import argument_type, dump_json
 
 from .formatting import fmt_cost, fmt_tokens
 from .monitor import (
@@ -965,29 +966,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _duration_arg(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _positive(text: str) -> float:
-    """A positive, finite number (alert limits); ValueError with a one-line reason otherwise."""
+    """A positive, finite number (alert limits); InvalidArgument (a ValueError) with a one-line reason otherwise."""
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"not a number: {text!r}") from None
+        raise InvalidArgument(f"not a number: {text!r}") from None
     if not value > 0 or value == float("inf"):
-        raise ValueError(f"must be a positive number, not {text!r}")
+        raise InvalidArgument(f"must be a positive number, not {text!r}")
     return value
 
 
-def _positive_arg(text: str) -> float:
-    try:
-        return _positive(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+#: argparse types: a bad value is a one-line usage error (exit 2), like the library CLI's.
+_duration_arg = argument_type(parse_duration, "duration")
+_positive_arg = argument_type(_positive, "number")
 
 
 def _print_once(monitor: Monitor, as_json: bool, out: object) -> int:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agent_session.errors import InvalidArgument
 from agent_session.requests import block_starts
 
 __all__ = [
@@ -53,16 +54,17 @@ class TimeWindow:
 
 
 def parse_duration(text: str) -> float:
-    """``"5m"``, ``"90s"``, ``"1h"``, ``"300"`` (seconds) → seconds; anything else raises ``ValueError``.
+    """``"5m"``, ``"90s"``, ``"1h"``, ``"300"`` (seconds) → seconds; anything else raises
+    :class:`~agent_session.errors.InvalidArgument` (a ``ValueError``).
 
     Bounded to 10 s … 24 h: a shorter window is noise, a longer one is not "now".
     """
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text.lower())
     if m is None:
-        raise ValueError(f"not a duration: {text!r} (try 5m, 90s or 1h)")
+        raise InvalidArgument(f"not a duration: {text!r} (try 5m, 90s or 1h)")
     value = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
     if not math.isfinite(value) or not 10 <= value <= _DAY_S:
-        raise ValueError(f"rate window must be between 10s and 24h, not {text!r}")
+        raise InvalidArgument(f"rate window must be between 10s and 24h, not {text!r}")
     return value
 
 
